@@ -1,0 +1,312 @@
+//! The authentication model's values: credentials, tokens, keys, roles, secrets, passwords.
+//!
+//! Secrets, passwords and password hashes have redacted `Debug` and no `Display`, so a stray
+//! `{:?}` or log line cannot print them; their bytes are wiped on drop. How secrets are generated
+//! (the OS CSPRNG) and how passwords are hashed (Argon2id) is `sesame-auth`'s business, not this
+//! crate's: here are only the shapes, the secret format and its digest.
+
+use std::fmt;
+use std::str::FromStr;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::{Data, DocId, DocRef, ModelError, Timestamp};
+
+/// A password credential linking one identity document to one password hash.
+/// The hash is deliberately not a field: stores keep it beside the credential, and no public
+/// representation of a credential can show it.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Credential {
+    /// The credential's id.
+    pub id: DocId,
+    /// The identity document it belongs to (at most one credential per document).
+    pub document: DocRef,
+    /// Time of its last write.
+    pub ts: Timestamp,
+    /// User metadata.
+    pub data: Option<Data>,
+}
+
+/// A password hash in PHC string format (`$argon2id$v=19$m=…`). Redacted in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    /// Wraps a PHC string produced by a hasher or read from storage.
+    pub fn new(phc: String) -> Self {
+        PasswordHash(phc)
+    }
+
+    /// The PHC string, for the hasher and storage only.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let alg = self.0.split('$').nth(1).unwrap_or("?");
+        write!(f, "PasswordHash({alg}, ****)")
+    }
+}
+
+/// How a token came to be, recorded for session listings.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TokenOrigin {
+    /// Created by `login` with a password.
+    Login,
+    /// Created by `Token.create` without a password (external authentication).
+    Create,
+}
+
+impl TokenOrigin {
+    /// Stable name: `login` or `create`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenOrigin::Login => "login",
+            TokenOrigin::Create => "create",
+        }
+    }
+}
+
+impl FromStr for TokenOrigin {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self, ModelError> {
+        match s {
+            "login" => Ok(TokenOrigin::Login),
+            "create" => Ok(TokenOrigin::Create),
+            _ => Err(ModelError::InvalidField(format!("unknown token origin `{}`", s.escape_debug()))),
+        }
+    }
+}
+
+/// A token: a bearer secret that acts as its identity document. The secret is not part of it.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Token {
+    /// The token's id.
+    pub id: DocId,
+    /// The identity document the token acts as.
+    pub document: DocRef,
+    /// Time of its last write (its creation time unless updated).
+    pub ts: Timestamp,
+    /// When it stops working; `None` means never. A token is valid while `now < ttl`.
+    pub ttl: Option<Timestamp>,
+    /// User metadata.
+    pub data: Option<Data>,
+    /// How it was created.
+    pub origin: TokenOrigin,
+}
+
+/// A built-in role. User-defined roles are a later addition, hence `non_exhaustive`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub enum Role {
+    /// Everything.
+    Admin,
+    /// Documents, credentials and tokens; not keys, not collection schema.
+    Server,
+    /// Reads of what `Server` may touch.
+    ServerReadonly,
+}
+
+impl Role {
+    /// The role's name as written in keys: `admin`, `server`, `server-readonly`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Server => "server",
+            Role::ServerReadonly => "server-readonly",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self, ModelError> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "server" => Ok(Role::Server),
+            "server-readonly" => Ok(Role::ServerReadonly),
+            _ => {
+                let t: String = s.chars().take(40).collect();
+                Err(ModelError::InvalidRole(format!(
+                    "`{}`: expected admin, server or server-readonly",
+                    t.escape_debug()
+                )))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A key: a secret for servers and operators, acting with a role and no identity.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Key {
+    /// The key's id.
+    pub id: DocId,
+    /// What the key may do.
+    pub role: Role,
+    /// Time of its last write.
+    pub ts: Timestamp,
+    /// When it stops working; `None` means never.
+    pub ttl: Option<Timestamp>,
+    /// User metadata.
+    pub data: Option<Data>,
+}
+
+/// How many random bytes a generated secret carries (256 bits).
+pub const SECRET_RANDOM_BYTES: usize = 32;
+
+/// What a well-formed generated secret is for, told by its prefix.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SecretKind {
+    /// A key secret: `snk_` + 43 base64url characters.
+    Key,
+    /// A token secret: `snt_` + 43 base64url characters.
+    Token,
+}
+
+impl SecretKind {
+    /// The prefix that marks this kind of secret.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            SecretKind::Key => "snk_",
+            SecretKind::Token => "snt_",
+        }
+    }
+}
+
+/// A bearer secret (key, token, or the operator's configured admin secret).
+/// Redacted in `Debug`, has no `Display`, wiped on drop.
+#[derive(Clone)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    /// Wraps a secret presented by a client or configured by an operator.
+    pub fn new(s: String) -> Self {
+        Secret(Zeroizing::new(s))
+    }
+
+    /// Builds a generated secret of `kind` from fresh random bytes (the caller draws them from
+    /// the OS CSPRNG).
+    pub fn from_random_bytes(kind: SecretKind, bytes: &[u8; SECRET_RANDOM_BYTES]) -> Self {
+        let mut s = String::with_capacity(4 + 43);
+        s.push_str(kind.prefix());
+        URL_SAFE_NO_PAD.encode_string(bytes, &mut s);
+        Secret(Zeroizing::new(s))
+    }
+
+    /// The secret's text, to show once to its owner or to digest. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The kind of a well-formed generated secret: the right prefix followed by exactly the
+    /// canonical base64url encoding of 32 bytes. `None` for anything else.
+    pub fn kind(&self) -> Option<SecretKind> {
+        let s = self.0.as_str();
+        let kind = if s.starts_with(SecretKind::Key.prefix()) {
+            SecretKind::Key
+        } else if s.starts_with(SecretKind::Token.prefix()) {
+            SecretKind::Token
+        } else {
+            return None;
+        };
+        let body = &s[4..];
+        if body.len() != 43 {
+            return None;
+        }
+        let mut out = [0u8; 33];
+        match URL_SAFE_NO_PAD.decode_slice(body, &mut out) {
+            Ok(SECRET_RANDOM_BYTES) => Some(kind),
+            _ => None,
+        }
+    }
+
+    /// The SHA-256 digest under which the secret is stored and looked up.
+    pub fn digest(&self) -> SecretDigest {
+        SecretDigest::of(self.expose())
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(****)")
+    }
+}
+
+/// The SHA-256 digest of a secret: all that storage ever holds of it.
+/// Secrets carry 256 random bits, so a fast hash is enough; a slow one would only slow down
+/// every request.
+#[derive(Clone, Copy, Hash, PartialEq, Eq)]
+pub struct SecretDigest([u8; 32]);
+
+impl SecretDigest {
+    /// The digest of a secret's text.
+    pub fn of(secret: &str) -> Self {
+        SecretDigest(Sha256::digest(secret.as_bytes()).into())
+    }
+
+    /// Wraps digest bytes read from storage.
+    pub fn from_bytes(b: [u8; 32]) -> Self {
+        SecretDigest(b)
+    }
+
+    /// The digest's bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Constant-time comparison.
+    pub fn ct_eq(&self, other: &SecretDigest) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl fmt::Debug for SecretDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretDigest({:02x}{:02x}{:02x}{:02x}…)", self.0[0], self.0[1], self.0[2], self.0[3])
+    }
+}
+
+/// A cleartext password on its way to the hasher. Redacted in `Debug`, wiped on drop.
+/// Length policy is the engine's (configurable); this type only carries the bytes.
+#[derive(Clone)]
+pub struct Password(Zeroizing<String>);
+
+impl Password {
+    /// Wraps a password.
+    pub fn new(s: String) -> Self {
+        Password(Zeroizing::new(s))
+    }
+
+    /// The password's bytes, for the hasher only.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(****)")
+    }
+}

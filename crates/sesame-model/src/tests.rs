@@ -1,0 +1,160 @@
+//! Unit tests of the model's parsers and invariants, table-driven.
+
+use std::collections::HashSet;
+
+use serde_json::json;
+
+use crate::*;
+
+#[test]
+fn doc_ids_parse_only_canonical_positive_decimals() {
+    for ok in ["1", "373274451635077153", "9223372036854775807"] {
+        let id: DocId = ok.parse().unwrap();
+        assert_eq!(id.to_string(), ok);
+    }
+    for bad in ["", "0", "01", "-1", "+1", "1.0", " 1", "9223372036854775808", "abc", "１", "1e3"] {
+        assert!(bad.parse::<DocId>().is_err(), "{bad:?} parsed");
+    }
+}
+
+#[test]
+fn id_generator_is_unique_monotonic_and_positive() {
+    let g = IdGenerator::new(7);
+    let now = Timestamp::parse_rfc3339("2026-11-28T10:00:00Z").unwrap();
+    let mut last = DocId::new(1).unwrap();
+    let mut seen = HashSet::new();
+    for _ in 0..20_000 {
+        let id = g.next(now);
+        assert!(id > last);
+        assert!(seen.insert(id));
+        last = id;
+    }
+    // Later times give larger ids; ids look like Fauna's (about 2^58 in 2026).
+    let later = g.next(now.plus_seconds(3600));
+    assert!(later > last);
+    assert!(later.get() > 1 << 55, "{later}");
+}
+
+#[test]
+fn id_generator_is_unique_across_threads() {
+    let g = std::sync::Arc::new(IdGenerator::new(1));
+    let now = Timestamp::from_micros(1_800_000_000_000_000).unwrap();
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let g = g.clone();
+            std::thread::spawn(move || (0..5000).map(|_| g.next(now)).collect::<Vec<_>>())
+        })
+        .collect();
+    let mut all = HashSet::new();
+    for h in handles {
+        for id in h.join().unwrap() {
+            assert!(all.insert(id));
+        }
+    }
+    assert_eq!(all.len(), 20_000);
+}
+
+#[test]
+fn collection_names() {
+    for ok in ["Customer", "Manager", "_private", "a", "User_2"] {
+        assert_eq!(ok.parse::<CollectionName>().unwrap().as_str(), ok);
+    }
+    for bad in ["", "_", "1abc", "a-b", "a b", "Ä", "x'; DROP TABLE documents; --", &"a".repeat(65)] {
+        let e = bad.parse::<CollectionName>().unwrap_err();
+        assert_eq!(e.code(), "invalid_collection_name", "{bad:?}");
+    }
+    for reserved in ["Credential", "Credentials", "Token", "Key", "Role", "Collection", "token"] {
+        let e = reserved.parse::<CollectionName>().unwrap_err();
+        assert_eq!(e.code(), "reserved_collection_name", "{reserved:?}");
+    }
+}
+
+#[test]
+fn fields_reject_reserved_names_nul_and_deep_nesting() {
+    let ok = Fields::parse_value(json!({"firstName": "Jane", "n": 1, "tags": ["a"], "x": null}));
+    assert_eq!(ok.unwrap().without_nulls().len(), 3);
+    for reserved in RESERVED_FIELDS {
+        let e = Fields::parse_value(json!({ *reserved: 1 })).unwrap_err();
+        assert_eq!(e.code(), "reserved_field");
+    }
+    let cases = [
+        json!({"": 1}),
+        json!({"a\u{0}b": 1}),
+        json!({"a": "nul\u{0}"}),
+        json!({"a": {"k\u{0}": 1}}),
+        json!({"a": ["x", "y\u{0}"]}),
+        json!([1, 2]),
+        json!("str"),
+    ];
+    for bad in cases {
+        assert_eq!(Fields::parse_value(bad.clone()).unwrap_err().code(), "invalid_field", "{bad}");
+    }
+    let mut deep = json!(1);
+    for _ in 0..MAX_FIELD_DEPTH {
+        deep = json!([deep]);
+    }
+    assert!(Fields::parse_value(json!({ "d": deep })).is_err());
+}
+
+#[test]
+fn fields_merge_and_match() {
+    let mut f = Fields::parse_value(json!({"a": 1, "b": 2})).unwrap();
+    f.merge(&Fields::parse_value(json!({"b": null, "c": [1]})).unwrap());
+    assert_eq!(Json::Object(f.as_map().clone()), json!({"a": 1, "c": [1]}));
+    assert!(f.matches(&Fields::parse_value(json!({"a": 1})).unwrap()));
+    assert!(!f.matches(&Fields::parse_value(json!({"a": 2})).unwrap()));
+    assert!(!f.matches(&Fields::parse_value(json!({"c": [1, 2]})).unwrap()));
+    assert!(f.matches(&Fields::new()));
+}
+
+#[test]
+fn timestamps_parse_offsets_and_render_utc() {
+    let t = Timestamp::parse_rfc3339("2026-11-28T11:34:03.249742+01:00").unwrap();
+    assert_eq!(t.to_rfc3339(), "2026-11-28T10:34:03.249742Z");
+    let t = Timestamp::parse_rfc3339("2023-07-26T04:35:40.910Z").unwrap();
+    assert_eq!(t.to_rfc3339(), "2023-07-26T04:35:40.910Z");
+    let t = Timestamp::parse_rfc3339("2023-07-26T04:35:40.123456789Z").unwrap();
+    assert_eq!(t.to_rfc3339(), "2023-07-26T04:35:40.123456Z");
+    assert_eq!(Timestamp::from_micros(0).unwrap().to_rfc3339(), "1970-01-01T00:00:00Z");
+    assert_eq!(Timestamp::from_micros(-1).unwrap().to_rfc3339(), "1969-12-31T23:59:59.999999Z");
+    for bad in ["", "2026-11-28", "2026-13-01T00:00:00Z", "tomorrow", "2026-11-28T10:00:00"] {
+        assert_eq!(Timestamp::parse_rfc3339(bad).unwrap_err().code(), "invalid_time", "{bad}");
+    }
+    let max = Timestamp::from_micros(i64::MAX);
+    assert!(max.is_err());
+}
+
+#[test]
+fn secrets_are_redacted_and_kinds_are_strict() {
+    let k = Secret::from_random_bytes(SecretKind::Key, &[7; 32]);
+    let t = Secret::from_random_bytes(SecretKind::Token, &[7; 32]);
+    assert_eq!(k.kind(), Some(SecretKind::Key));
+    assert_eq!(t.kind(), Some(SecretKind::Token));
+    assert!(k.expose().starts_with("snk_") && t.expose().starts_with("snt_"));
+    assert_eq!(t.expose().len(), 47);
+    assert_eq!(format!("{k:?}"), "Secret(****)");
+    assert!(!format!("{:?}", Password::new("hunter2".into())).contains("hunter2"));
+    assert!(!format!("{:?}", PasswordHash::new("$argon2id$v=19$abc".into())).contains("abc"));
+    // Wrong bodies with the right prefix are not well-formed.
+    let body = &t.expose()[4..];
+    for bad in [
+        String::from("snt_"),
+        format!("snt_{}", &body[..42]),
+        format!("snt_{body}A"),
+        format!("snt_{}!", &body[..42]),
+        format!("snx_{body}"),
+        format!("snt_{}", "_".repeat(43)), // non-canonical trailing bits
+    ] {
+        assert_eq!(Secret::new(bad.clone()).kind(), None, "{bad}");
+    }
+    assert!(k.digest().ct_eq(&SecretDigest::of(k.expose())));
+    assert!(!k.digest().ct_eq(&t.digest()));
+}
+
+#[test]
+fn roles_parse() {
+    for r in [Role::Admin, Role::Server, Role::ServerReadonly] {
+        assert_eq!(r.as_str().parse::<Role>().unwrap(), r);
+    }
+    assert_eq!("root".parse::<Role>().unwrap_err().code(), "invalid_role");
+}
