@@ -23,7 +23,7 @@ pub use document::{
 };
 pub use error::ModelError;
 pub use id::{DocId, IdGenerator};
-pub use name::{CollectionName, RESERVED_COLLECTION_NAMES};
+pub use name::{Collection, CollectionName, RESERVED_COLLECTION_NAMES};
 pub use timestamp::Timestamp;
 
 #[cfg(test)]

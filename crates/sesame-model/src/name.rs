@@ -81,3 +81,12 @@ impl fmt::Debug for CollectionName {
         write!(f, "CollectionName({})", self.0)
     }
 }
+
+/// A user-defined collection: a named set of documents, such as `Customer`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Collection {
+    /// Its unique name.
+    pub name: CollectionName,
+    /// Time of its creation.
+    pub ts: crate::Timestamp,
+}

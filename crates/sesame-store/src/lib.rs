@@ -1,0 +1,239 @@
+//! Sesame's storage contract: the [`Store`] trait, its error type, and [`MemoryStore`].
+//!
+//! A store persists collections, documents, credentials (with their password hashes), tokens and
+//! keys (by secret digest). It is deliberately dumb: no hashing, no privilege checks, no clock
+//! (times arrive as arguments), no knowledge of HTTP or SQL. Each method is one atomic domain
+//! operation; backends guarantee that atomicity with whatever their medium offers (a lock in
+//! memory, a statement or transaction in Postgres).
+//!
+//! The `conformance` feature exposes [`conformance`]: the suite every backend must pass.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use async_trait::async_trait;
+use sesame_model::{
+    Collection, CollectionName, Credential, DocId, DocRef, Document, Fields, Key, PasswordHash,
+    SecretDigest, Timestamp, Token,
+};
+
+mod memory;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use memory::MemoryStore;
+
+/// A boxed error source, kept for logs.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// What went wrong in a store, independent of the backend.
+///
+/// Codes (see [`StoreError::code`]) are stable and append-only.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The thing addressed does not exist (or not in the collection named).
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was violated; `constraint` names it (e.g. `credential_document`).
+    #[error("conflict on {constraint}")]
+    Conflict {
+        /// Which uniqueness rule.
+        constraint: String,
+    },
+    /// The backend cannot be reached or is overloaded; retrying later may work.
+    #[error("store unavailable")]
+    Unavailable(#[source] BoxError),
+    /// Anything else; the source explains it (for logs only).
+    #[error("store error")]
+    Other(#[source] BoxError),
+}
+
+impl StoreError {
+    /// Stable snake_case code: `not_found`, `conflict`, `unavailable`, `other`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::NotFound => "not_found",
+            StoreError::Conflict { .. } => "conflict",
+            StoreError::Unavailable(_) => "unavailable",
+            StoreError::Other(_) => "other",
+        }
+    }
+
+    /// A conflict on `constraint`.
+    pub fn conflict(constraint: &str) -> Self {
+        StoreError::Conflict { constraint: constraint.to_owned() }
+    }
+}
+
+/// Names of the uniqueness rules stores report in [`StoreError::Conflict`].
+pub mod constraint {
+    /// Two collections with one name.
+    pub const COLLECTION_NAME: &str = "collection_name";
+    /// Two documents (or credentials, tokens, keys) with one id.
+    pub const ID: &str = "id";
+    /// A second credential for one document.
+    pub const CREDENTIAL_DOCUMENT: &str = "credential_document";
+    /// Two tokens or keys with one secret digest.
+    pub const SECRET_DIGEST: &str = "secret_digest";
+}
+
+/// One page of a listing, in ascending order of its cursor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T, C = DocId> {
+    /// The items of this page.
+    pub data: Vec<T>,
+    /// The cursor to pass as `after` for the next page; `None` when this is the last page.
+    pub after: Option<C>,
+}
+
+impl<T, C> Page<T, C> {
+    /// Builds a page from up to `limit + 1` items: the extra item only signals that more follow.
+    pub fn from_overfetch(mut items: Vec<T>, limit: usize, cursor: impl Fn(&T) -> C) -> Self {
+        if items.len() > limit {
+            items.truncate(limit);
+            let after = items.last().map(cursor);
+            Page { data: items, after }
+        } else {
+            Page { data: items, after: None }
+        }
+    }
+}
+
+/// A credential with its password hash, as stores keep it. Only the engine sees the hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredCredential {
+    /// The public part.
+    pub credential: Credential,
+    /// The PHC hash; `None` for a credential that can never log in.
+    pub hash: Option<PasswordHash>,
+}
+
+/// The storage contract.
+///
+/// # Contract
+/// - **Atomicity**: every method is all-or-nothing, also under concurrent calls from many tasks
+///   and, for shared backends, many processes. Deleting a document removes its credential and
+///   tokens in the same step; deleting a collection removes its documents the same way.
+/// - **Ids** are chosen by the caller and unique across documents, credentials, tokens and keys
+///   of one kind; reusing one is `Conflict { constraint: "id" }`.
+/// - **Not found**: `NotFound` when the addressed thing does not exist. A [`DocRef`] whose
+///   collection does not match the document's is not found.
+/// - **Pagination**: listings are ascending by name (collections) or id (everything else);
+///   `after` is exclusive; `limit` is at least 1 (callers clamp it).
+/// - **Times** are stored and returned exactly (microseconds). Stores never read a clock.
+/// - **Secrets** are never given to a store: only their digests.
+/// - **Cloning** an `Arc<dyn Store>` shares the same data.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug + 'static {
+    /// Checks that the backend answers. Cheap; used by readiness probes.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Creates a collection. `Conflict{collection_name}` if the name is taken.
+    async fn create_collection(&self, coll: &Collection) -> Result<(), StoreError>;
+    /// Reads a collection, or `NotFound`.
+    async fn get_collection(&self, name: &CollectionName) -> Result<Collection, StoreError>;
+    /// Lists collections by name.
+    async fn list_collections(
+        &self,
+        after: Option<&CollectionName>,
+        limit: usize,
+    ) -> Result<Page<Collection, CollectionName>, StoreError>;
+    /// Deletes a collection with all its documents and their credentials and tokens.
+    /// `NotFound` if it does not exist.
+    async fn delete_collection(&self, name: &CollectionName) -> Result<(), StoreError>;
+
+    /// Creates a document. `NotFound` if its collection does not exist; `Conflict{id}` if the id
+    /// is taken.
+    async fn create_document(&self, doc: &Document) -> Result<(), StoreError>;
+    /// Reads a document, or `NotFound`.
+    async fn get_document(&self, doc: &DocRef) -> Result<Document, StoreError>;
+    /// Documents of `coll` whose top-level fields equal every field of `filter` (exact JSON
+    /// equality of the values), ascending by id after `after`. An empty filter lists all.
+    /// `NotFound` if the collection does not exist.
+    async fn find_documents(
+        &self,
+        coll: &CollectionName,
+        filter: &Fields,
+        after: Option<DocId>,
+        limit: usize,
+    ) -> Result<Page<Document>, StoreError>;
+    /// Merges `patch` into the document's fields (a `null` removes a field) and sets `ts`.
+    /// Returns the new document, or `NotFound`.
+    async fn update_document(
+        &self,
+        doc: &DocRef,
+        patch: &Fields,
+        ts: Timestamp,
+    ) -> Result<Document, StoreError>;
+    /// Replaces the document's fields and sets `ts`. Returns the new document, or `NotFound`.
+    async fn replace_document(
+        &self,
+        doc: &DocRef,
+        fields: &Fields,
+        ts: Timestamp,
+    ) -> Result<Document, StoreError>;
+    /// Deletes a document with its credential and tokens. `NotFound` if it does not exist.
+    async fn delete_document(&self, doc: &DocRef) -> Result<(), StoreError>;
+
+    /// Creates a credential. `NotFound` if its document does not exist (also when the document
+    /// is deleted concurrently: no orphan may remain); `Conflict{credential_document}` if the
+    /// document already has one; `Conflict{id}` if the id is taken.
+    async fn create_credential(&self, cred: &StoredCredential) -> Result<(), StoreError>;
+    /// Reads a credential by id, or `NotFound`.
+    async fn credential_by_id(&self, id: DocId) -> Result<StoredCredential, StoreError>;
+    /// Reads a document's credential, or `NotFound`.
+    async fn credential_by_document(&self, doc: &DocRef) -> Result<StoredCredential, StoreError>;
+    /// Sets a credential's password hash and `ts`. Returns it, or `NotFound`.
+    async fn update_credential_hash(
+        &self,
+        id: DocId,
+        hash: &PasswordHash,
+        ts: Timestamp,
+    ) -> Result<Credential, StoreError>;
+    /// Deletes a credential. `NotFound` if it does not exist.
+    async fn delete_credential(&self, id: DocId) -> Result<(), StoreError>;
+
+    /// Creates a token stored under `digest`. `NotFound` if its document does not exist;
+    /// `Conflict{secret_digest}` or `Conflict{id}` on reuse.
+    async fn create_token(&self, token: &Token, digest: &SecretDigest) -> Result<(), StoreError>;
+    /// The token stored under `digest`, or `NotFound`. Expiry is the caller's business.
+    /// This is the hot path of every token-authenticated request.
+    async fn token_by_digest(&self, digest: &SecretDigest) -> Result<Token, StoreError>;
+    /// Reads a token by id, or `NotFound`.
+    async fn token_by_id(&self, id: DocId) -> Result<Token, StoreError>;
+    /// A document's tokens, ascending by id. An unknown document has none.
+    async fn tokens_by_document(
+        &self,
+        doc: &DocRef,
+        after: Option<DocId>,
+        limit: usize,
+    ) -> Result<Page<Token>, StoreError>;
+    /// Deletes a token; whether it existed. Of concurrent deletions of one token exactly one
+    /// returns `true`.
+    async fn delete_token(&self, id: DocId) -> Result<bool, StoreError>;
+    /// Deletes all of a document's tokens except `except`; how many were deleted.
+    async fn delete_tokens_of_document(
+        &self,
+        doc: &DocRef,
+        except: Option<DocId>,
+    ) -> Result<u64, StoreError>;
+    /// Deletes at most `limit` tokens whose `ttl <= now`; how many were deleted. Call again
+    /// until it returns less than `limit`.
+    async fn delete_expired_tokens(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError>;
+
+    /// Creates a key stored under `digest`. `Conflict{secret_digest}` or `Conflict{id}` on reuse.
+    async fn create_key(&self, key: &Key, digest: &SecretDigest) -> Result<(), StoreError>;
+    /// The key stored under `digest`, or `NotFound`. Expiry is the caller's business.
+    async fn key_by_digest(&self, digest: &SecretDigest) -> Result<Key, StoreError>;
+    /// Reads a key by id, or `NotFound`.
+    async fn key_by_id(&self, id: DocId) -> Result<Key, StoreError>;
+    /// Lists keys ascending by id.
+    async fn list_keys(&self, after: Option<DocId>, limit: usize) -> Result<Page<Key>, StoreError>;
+    /// Deletes a key; whether it existed.
+    async fn delete_key(&self, id: DocId) -> Result<bool, StoreError>;
+}
+
+#[cfg(all(test, feature = "conformance"))]
+mod tests;
