@@ -1,0 +1,80 @@
+//! [`AuthConfig`]: the engine's settings, with OWASP's Argon2id parameters as defaults.
+//!
+//! This module only holds values; reading them from the environment or flags is the server's
+//! job (`sesame-server`'s `config` module).
+
+use sesame_model::Secret;
+
+/// Argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    /// Memory in KiB (OWASP: 19456 = 19 MiB).
+    pub m_cost_kib: u32,
+    /// Iterations (OWASP: 2).
+    pub t_cost: u32,
+    /// Lanes (OWASP: 1).
+    pub p_cost: u32,
+}
+
+impl HashParams {
+    /// OWASP's recommendation for Argon2id: m=19456 KiB, t=2, p=1.
+    pub const OWASP: HashParams = HashParams { m_cost_kib: 19_456, t_cost: 2, p_cost: 1 };
+
+    /// The cheapest parameters Argon2 allows. For tests that are not about hashing cost only.
+    pub const INSECURE_FAST: HashParams = HashParams { m_cost_kib: 8, t_cost: 1, p_cost: 1 };
+}
+
+impl Default for HashParams {
+    fn default() -> Self {
+        HashParams::OWASP
+    }
+}
+
+/// The engine's configuration.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// Argon2id parameters for new hashes. Stored hashes with other parameters are re-hashed on
+    /// their next successful login.
+    pub hash_params: HashParams,
+    /// How many hashes may run at once, each on a blocking thread. Default: CPUs − 1, at least 1,
+    /// which leaves a core for token checks during a login storm.
+    pub hash_concurrency: usize,
+    /// Shortest password accepted when setting one (bytes). Default 1. Not applied at login, so
+    /// raising it does not lock out existing users.
+    pub min_password_len: usize,
+    /// Longest password accepted (bytes), checked before any hashing. Default 1024.
+    pub max_password_len: usize,
+    /// An operator-configured admin secret (like Fauna's root key), compared in constant time.
+    /// Never stored; only its digest is kept in memory.
+    pub admin_secret: Option<Secret>,
+    /// Default page size for listings.
+    pub default_page_size: usize,
+    /// Largest page size a caller may ask for.
+    pub max_page_size: usize,
+}
+
+impl AuthConfig {
+    /// The default hashing pool size for this machine.
+    pub fn default_hash_concurrency() -> usize {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).saturating_sub(1).max(1)
+    }
+
+    /// Defaults with cheap hashing, for tests that are not about hashing cost.
+    pub fn insecure_fast_for_tests() -> Self {
+        AuthConfig { hash_params: HashParams::INSECURE_FAST, ..AuthConfig::default() }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            hash_params: HashParams::OWASP,
+            hash_concurrency: AuthConfig::default_hash_concurrency(),
+            min_password_len: 1,
+            max_password_len: 1024,
+            admin_secret: None,
+            default_page_size: 64,
+            max_page_size: 1000,
+        }
+    }
+}

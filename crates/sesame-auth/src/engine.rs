@@ -1,0 +1,786 @@
+//! [`Engine`]: every authentication and data operation, with its privilege check.
+//!
+//! Each public method takes the caller's [`Principal`], checks the [`Access`] it needs, then
+//! makes the store calls. It is the layer both surfaces (REST today, Fauna's query protocol
+//! later) call into; neither re-implements a rule. It knows nothing about HTTP or SQL.
+
+use std::sync::Arc;
+
+use sesame_model::{
+    Collection, CollectionName, Credential, Data, DocId, DocRef, Document, Fields, IdGenerator, Key,
+    Password, Role, Secret, SecretDigest, SecretKind, Timestamp, Token, TokenOrigin,
+    SECRET_RANDOM_BYTES,
+};
+use sesame_store::{constraint, Page, Store, StoreError, StoredCredential};
+
+use crate::{Access, AuthConfig, AuthError, Clock, HashStats, Hasher, Principal, SystemClock};
+
+/// A token just created, with its secret. The secret exists only here: show it once.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    /// The token.
+    pub token: Token,
+    /// Its bearer secret.
+    pub secret: Secret,
+}
+
+/// A key just created, with its secret. The secret exists only here: show it once.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    /// The key.
+    pub key: Key,
+    /// Its bearer secret.
+    pub secret: Secret,
+}
+
+/// The authentication engine. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Engine {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: AuthConfig,
+    hasher: Hasher,
+    ids: IdGenerator,
+    admin_digest: Option<SecretDigest>,
+}
+
+/// How many times a create retries after an id collision (ids from several instances may
+/// collide, rarely; the store's uniqueness catches it).
+const ID_RETRIES: usize = 3;
+
+fn random_bytes<const N: usize>() -> Result<[u8; N], AuthError> {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).map_err(|e| AuthError::Internal(e.to_string().into()))?;
+    Ok(b)
+}
+
+fn coll_not_found(c: &CollectionName) -> impl FnOnce() -> String + '_ {
+    move || format!("Collection `{c}` does not exist.")
+}
+
+fn doc_not_found(d: &DocRef) -> impl FnOnce() -> String + '_ {
+    move || format!("Collection `{}` does not contain document with id {}.", d.coll, d.id)
+}
+
+fn item_not_found(kind: &'static str, id: DocId) -> impl FnOnce() -> String {
+    move || format!("Collection `{kind}` does not contain document with id {id}.")
+}
+
+impl Engine {
+    /// An engine over `store` with the system clock.
+    pub fn new(store: Arc<dyn Store>, config: AuthConfig) -> Result<Self, AuthError> {
+        Engine::with_clock(store, config, Arc::new(SystemClock))
+    }
+
+    /// An engine with an injected clock (tests of expiry use [`crate::ManualClock`]).
+    pub fn with_clock(
+        store: Arc<dyn Store>,
+        config: AuthConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, AuthError> {
+        if config.min_password_len > config.max_password_len || config.max_password_len == 0 {
+            return Err(AuthError::invalid("password length bounds are inverted or zero"));
+        }
+        let hasher = Hasher::new(config.hash_params, config.hash_concurrency)?;
+        let node = u16::from_le_bytes(random_bytes::<2>()?);
+        let admin_digest = config.admin_secret.as_ref().map(Secret::digest);
+        Ok(Engine { store, clock, config, hasher, ids: IdGenerator::new(node), admin_digest })
+    }
+
+    /// The store, for operational tasks (readiness, sweeping).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AuthConfig {
+        &self.config
+    }
+
+    /// Hashing work done so far.
+    pub fn hash_stats(&self) -> HashStats {
+        self.hasher.stats()
+    }
+
+    /// Hash jobs waiting for a slot.
+    pub fn hash_queue_depth(&self) -> u64 {
+        self.hasher.queue_depth()
+    }
+
+    /// Now, by the engine's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    fn check(&self, p: &Principal, access: Access<'_>) -> Result<(), AuthError> {
+        if p.may(&access) {
+            Ok(())
+        } else {
+            tracing::debug!(target: "sesame::authz", ?access, "permission denied");
+            Err(AuthError::PermissionDenied)
+        }
+    }
+
+    fn page_size(&self, size: Option<usize>) -> Result<usize, AuthError> {
+        match size {
+            None => Ok(self.config.default_page_size),
+            Some(n) if (1..=self.config.max_page_size).contains(&n) => Ok(n),
+            Some(_) => Err(AuthError::invalid(format!(
+                "page size must be between 1 and {}",
+                self.config.max_page_size
+            ))),
+        }
+    }
+
+    fn check_new_password(&self, pw: &Password) -> Result<(), AuthError> {
+        let (min, max) = (self.config.min_password_len.max(1), self.config.max_password_len);
+        if pw.len() < min || pw.len() > max {
+            return Err(AuthError::invalid(format!("password must be {min} to {max} bytes long")));
+        }
+        Ok(())
+    }
+
+    /// Login accepts any non-empty password up to the maximum, whatever the current minimum,
+    /// so raising the minimum does not lock out existing users. Checked before any hashing.
+    fn check_login_password(&self, pw: &Password) -> Result<(), AuthError> {
+        if pw.is_empty() || pw.len() > self.config.max_password_len {
+            return Err(AuthError::invalid(format!(
+                "password must be 1 to {} bytes long",
+                self.config.max_password_len
+            )));
+        }
+        Ok(())
+    }
+
+    async fn with_fresh_id<T, F, Fut>(&self, mut attempt: F) -> Result<T, StoreError>
+    where
+        F: FnMut(DocId) -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let mut tries = 0;
+        loop {
+            match attempt(self.ids.next(self.clock.now())).await {
+                Err(StoreError::Conflict { constraint: c })
+                    if c == constraint::ID && tries < ID_RETRIES =>
+                {
+                    tries += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    // ----- authentication ----------------------------------------------------------------
+
+    /// Who is behind `secret`. One store lookup by digest for a well-formed secret, none for a
+    /// malformed one. Unknown, malformed, revoked and expired secrets (`ttl <= now`, checked
+    /// here, at use time) are all the same `unauthorized`. A token whose identity is deleted
+    /// is deleted with it, so it is unknown too.
+    pub async fn authenticate(&self, secret: &Secret) -> Result<Principal, AuthError> {
+        let digest = secret.digest();
+        if let Some(admin) = &self.admin_digest {
+            if admin.ct_eq(&digest) {
+                return Ok(Principal::Key { key_id: None, role: Role::Admin });
+            }
+        }
+        let unauthorized = |e: StoreError| match e {
+            StoreError::NotFound => AuthError::Unauthorized,
+            e => AuthError::from(e),
+        };
+        let now = self.clock.now();
+        match secret.kind() {
+            Some(SecretKind::Token) => {
+                let t = self.store.token_by_digest(&digest).await.map_err(unauthorized)?;
+                if t.ttl.is_some_and(|ttl| ttl <= now) {
+                    return Err(AuthError::Unauthorized);
+                }
+                Ok(Principal::Token(t))
+            }
+            Some(SecretKind::Key) => {
+                let k = self.store.key_by_digest(&digest).await.map_err(unauthorized)?;
+                if k.ttl.is_some_and(|ttl| ttl <= now) {
+                    return Err(AuthError::Unauthorized);
+                }
+                Ok(Principal::Key { key_id: Some(k.id), role: k.role })
+            }
+            None => Err(AuthError::Unauthorized),
+        }
+    }
+
+    /// Whether the store answers (readiness).
+    pub async fn ready(&self) -> Result<(), AuthError> {
+        self.store.ping().await.map_err(AuthError::from)
+    }
+
+    // ----- collections -------------------------------------------------------------------
+
+    /// Creates a collection (admin).
+    pub async fn create_collection(
+        &self,
+        p: &Principal,
+        name: CollectionName,
+    ) -> Result<Collection, AuthError> {
+        self.check(p, Access::WriteSchema)?;
+        let c = Collection { name, ts: self.clock.now() };
+        self.store.create_collection(&c).await.map_err(|e| match e {
+            StoreError::Conflict { .. } => AuthError::ConstraintFailure {
+                message: format!("Collection `{}` already exists.", c.name),
+            },
+            e => AuthError::from(e),
+        })?;
+        Ok(c)
+    }
+
+    /// Reads a collection.
+    pub async fn get_collection(
+        &self,
+        p: &Principal,
+        name: &CollectionName,
+    ) -> Result<Collection, AuthError> {
+        self.check(p, Access::ReadSchema)?;
+        self.store.get_collection(name).await.map_err(|e| AuthError::from_store(e, coll_not_found(name)))
+    }
+
+    /// Lists collections by name.
+    pub async fn list_collections(
+        &self,
+        p: &Principal,
+        after: Option<&CollectionName>,
+        size: Option<usize>,
+    ) -> Result<Page<Collection, CollectionName>, AuthError> {
+        self.check(p, Access::ReadSchema)?;
+        let size = self.page_size(size)?;
+        Ok(self.store.list_collections(after, size).await?)
+    }
+
+    /// Deletes a collection with everything in it (admin).
+    pub async fn delete_collection(
+        &self,
+        p: &Principal,
+        name: &CollectionName,
+    ) -> Result<(), AuthError> {
+        self.check(p, Access::WriteSchema)?;
+        self.store.delete_collection(name).await.map_err(|e| AuthError::from_store(e, coll_not_found(name)))
+    }
+
+    // ----- documents ---------------------------------------------------------------------
+
+    /// Creates a document (`Customer.create({...})`). Top-level nulls are dropped.
+    pub async fn create_document(
+        &self,
+        p: &Principal,
+        coll: CollectionName,
+        fields: Fields,
+    ) -> Result<Document, AuthError> {
+        self.check(p, Access::WriteDocument(&coll))?;
+        let fields = fields.without_nulls();
+        let ts = self.clock.now();
+        let doc = self
+            .with_fresh_id(|id| {
+                let d = Document { id, coll: coll.clone(), ts, fields: fields.clone() };
+                async move { self.store.create_document(&d).await.map(|()| d) }
+            })
+            .await
+            .map_err(|e| AuthError::from_store(e, coll_not_found(&coll)))?;
+        Ok(doc)
+    }
+
+    /// Reads a document (`Customer.byId(id)`).
+    pub async fn get_document(&self, p: &Principal, doc: &DocRef) -> Result<Document, AuthError> {
+        self.check(p, Access::ReadDocument(doc))?;
+        self.store.get_document(doc).await.map_err(|e| AuthError::from_store(e, doc_not_found(doc)))
+    }
+
+    /// Documents whose top-level fields equal `filter`'s (`Customer.byName("Jane", "Doe")`).
+    pub async fn find_documents(
+        &self,
+        p: &Principal,
+        coll: &CollectionName,
+        filter: &Fields,
+        after: Option<DocId>,
+        size: Option<usize>,
+    ) -> Result<Page<Document>, AuthError> {
+        self.check(p, Access::ListDocuments(coll))?;
+        let size = self.page_size(size)?;
+        if filter.as_map().values().any(|v| v.is_null()) {
+            return Err(AuthError::invalid("a filter value may not be null"));
+        }
+        self.store
+            .find_documents(coll, filter, after, size)
+            .await
+            .map_err(|e| AuthError::from_store(e, coll_not_found(coll)))
+    }
+
+    /// Merges `patch` into a document (`doc.update({...})`); `null` removes a field.
+    pub async fn update_document(
+        &self,
+        p: &Principal,
+        doc: &DocRef,
+        patch: &Fields,
+    ) -> Result<Document, AuthError> {
+        self.check(p, Access::WriteDocument(&doc.coll))?;
+        self.store
+            .update_document(doc, patch, self.clock.now())
+            .await
+            .map_err(|e| AuthError::from_store(e, doc_not_found(doc)))
+    }
+
+    /// Replaces a document's fields (`doc.replace({...})`).
+    pub async fn replace_document(
+        &self,
+        p: &Principal,
+        doc: &DocRef,
+        fields: Fields,
+    ) -> Result<Document, AuthError> {
+        self.check(p, Access::WriteDocument(&doc.coll))?;
+        self.store
+            .replace_document(doc, &fields.without_nulls(), self.clock.now())
+            .await
+            .map_err(|e| AuthError::from_store(e, doc_not_found(doc)))
+    }
+
+    /// Deletes a document, its credential and its tokens (`doc.delete()`).
+    pub async fn delete_document(&self, p: &Principal, doc: &DocRef) -> Result<(), AuthError> {
+        self.check(p, Access::WriteDocument(&doc.coll))?;
+        self.store.delete_document(doc).await.map_err(|e| AuthError::from_store(e, doc_not_found(doc)))
+    }
+
+    // ----- credentials -------------------------------------------------------------------
+
+    /// Creates the credential of `document` (`Credential.create({ document, password })`).
+    /// Without a password the credential can never log in.
+    pub async fn create_credential(
+        &self,
+        p: &Principal,
+        document: DocRef,
+        password: Option<Password>,
+        data: Option<Data>,
+    ) -> Result<Credential, AuthError> {
+        self.check(p, Access::WriteCredential)?;
+        if let Some(pw) = &password {
+            self.check_new_password(pw)?;
+        }
+        // Fail fast (and hash nothing) when the document is missing or already has one; the
+        // store enforces both again atomically.
+        match self.store.credential_by_document(&document).await {
+            Ok(_) => {
+                return Err(AuthError::ConstraintFailure {
+                    message: "Failed unique constraint.".into(),
+                })
+            }
+            Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.store
+            .get_document(&document)
+            .await
+            .map_err(|e| AuthError::from_store(e, doc_not_found(&document)))?;
+        let hash = match &password {
+            Some(pw) => Some(self.hasher.hash(pw).await?),
+            None => None,
+        };
+        let ts = self.clock.now();
+        self.with_fresh_id(|id| {
+            let c = StoredCredential {
+                credential: Credential { id, document: document.clone(), ts, data: data.clone() },
+                hash: hash.clone(),
+            };
+            async move { self.store.create_credential(&c).await.map(|()| c.credential) }
+        })
+        .await
+        .map_err(|e| AuthError::from_store(e, doc_not_found(&document)))
+    }
+
+    /// The credential of `document` (`Credential.byDocument(doc)`).
+    pub async fn credential_by_document(
+        &self,
+        p: &Principal,
+        document: &DocRef,
+    ) -> Result<Credential, AuthError> {
+        self.check(p, Access::ReadCredential(document))?;
+        self.store
+            .credential_by_document(document)
+            .await
+            .map(|c| c.credential)
+            .map_err(|e| AuthError::from_store(e, || format!("No credential for {document}.")))
+    }
+
+    /// A credential by id (`Credential.byId(id)`).
+    pub async fn get_credential(&self, p: &Principal, id: DocId) -> Result<Credential, AuthError> {
+        if p.identity().is_none() {
+            // Keys: check before the lookup, so a denied key learns nothing about existence.
+            self.check(p, Access::ReadCredential(&self.placeholder_ref()))
+                .or_else(|_| self.check(p, Access::Verify))?;
+        }
+        let c = self
+            .store
+            .credential_by_id(id)
+            .await
+            .map_err(|e| AuthError::from_store(e, item_not_found("Credential", id)))?;
+        self.check(p, Access::ReadCredential(&c.credential.document))?;
+        Ok(c.credential)
+    }
+
+    fn placeholder_ref(&self) -> DocRef {
+        // Keys' rights never depend on the document, so any reference will do.
+        DocRef::new("_".repeat(2).parse().expect("valid name"), DocId::new(1).expect("valid id"))
+    }
+
+    /// Logs in with credential `id` (`credential.login(password, ttl)`): a new token with its
+    /// secret. A wrong password, a missing credential and a credential without a password all
+    /// give `invalid_secret` after the same hashing work.
+    pub async fn login(
+        &self,
+        p: &Principal,
+        credential: DocId,
+        password: &Password,
+        ttl: Option<Timestamp>,
+    ) -> Result<NewToken, AuthError> {
+        self.check(p, Access::CreateToken)?;
+        self.check_login_password(password)?;
+        let stored = match self.store.credential_by_id(credential).await {
+            Ok(c) => Some(c),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        self.finish_login(stored, password, ttl).await
+    }
+
+    /// Logs in as `document` with its credential.
+    pub async fn login_by_document(
+        &self,
+        p: &Principal,
+        document: &DocRef,
+        password: &Password,
+        ttl: Option<Timestamp>,
+    ) -> Result<NewToken, AuthError> {
+        self.check(p, Access::CreateToken)?;
+        self.check_login_password(password)?;
+        let stored = match self.store.credential_by_document(document).await {
+            Ok(c) => Some(c),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        self.finish_login(stored, password, ttl).await
+    }
+
+    /// Logs in as the one document of `coll` whose fields equal `matching` (e.g. an e-mail
+    /// address). No match, several matches, an unknown collection and a wrong password are
+    /// indistinguishable: the same error after the same hashing work.
+    pub async fn login_by_match(
+        &self,
+        p: &Principal,
+        coll: &CollectionName,
+        matching: &Fields,
+        password: &Password,
+        ttl: Option<Timestamp>,
+    ) -> Result<NewToken, AuthError> {
+        self.check(p, Access::CreateToken)?;
+        self.check_login_password(password)?;
+        if matching.is_empty() || matching.as_map().values().any(|v| v.is_null()) {
+            return Err(AuthError::invalid("`match` needs at least one non-null field"));
+        }
+        let stored = match self.store.find_documents(coll, matching, None, 2).await {
+            Ok(page) if page.data.len() == 1 => {
+                match self.store.credential_by_document(&page.data[0].doc_ref()).await {
+                    Ok(c) => Some(c),
+                    Err(StoreError::NotFound) => None,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(_) | Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        self.finish_login(stored, password, ttl).await
+    }
+
+    async fn finish_login(
+        &self,
+        stored: Option<StoredCredential>,
+        password: &Password,
+        ttl: Option<Timestamp>,
+    ) -> Result<NewToken, AuthError> {
+        let Some(stored) = stored else {
+            self.hasher.verify_dummy(password).await?;
+            tracing::info!(target: "sesame::audit", outcome = "unknown_identity", "login failed");
+            return Err(AuthError::InvalidSecret);
+        };
+        let v = self.hasher.verify(password, stored.hash.as_ref()).await?;
+        let cred = &stored.credential;
+        if !v.ok {
+            tracing::info!(target: "sesame::audit", credential = %cred.id, outcome = "wrong_password", "login failed");
+            return Err(AuthError::InvalidSecret);
+        }
+        if v.needs_rehash {
+            match self.hasher.hash(password).await {
+                Ok(h) => {
+                    if let Err(e) =
+                        self.store.update_credential_hash(cred.id, &h, self.clock.now()).await
+                    {
+                        tracing::warn!(credential = %cred.id, error = %e, "re-hash not saved");
+                    }
+                }
+                Err(e) => tracing::warn!(credential = %cred.id, error = %e, "re-hash failed"),
+            }
+        }
+        let t = self.issue_token(cred.document.clone(), ttl, None, TokenOrigin::Login).await?;
+        tracing::info!(target: "sesame::audit", credential = %cred.id, token = %t.token.id, "login succeeded");
+        Ok(t)
+    }
+
+    async fn issue_token(
+        &self,
+        document: DocRef,
+        ttl: Option<Timestamp>,
+        data: Option<Data>,
+        origin: TokenOrigin,
+    ) -> Result<NewToken, AuthError> {
+        let secret = Secret::from_random_bytes(SecretKind::Token, &random_bytes::<SECRET_RANDOM_BYTES>()?);
+        let digest = secret.digest();
+        let ts = self.clock.now();
+        let token = self
+            .with_fresh_id(|id| {
+                let t = Token { id, document: document.clone(), ts, ttl, data: data.clone(), origin };
+                async move { self.store.create_token(&t, &digest).await.map(|()| t) }
+            })
+            .await
+            .map_err(|e| AuthError::from_store(e, doc_not_found(&document)))?;
+        Ok(NewToken { token, secret })
+    }
+
+    /// Checks a password without logging in (`credential.verify(password)`). Keys only.
+    pub async fn verify(
+        &self,
+        p: &Principal,
+        credential: DocId,
+        password: &Password,
+    ) -> Result<bool, AuthError> {
+        self.check(p, Access::Verify)?;
+        self.check_login_password(password)?;
+        let stored = self
+            .store
+            .credential_by_id(credential)
+            .await
+            .map_err(|e| AuthError::from_store(e, item_not_found("Credential", credential)))?;
+        Ok(self.hasher.verify(password, stored.hash.as_ref()).await?.ok)
+    }
+
+    /// Sets a new password (`credential.update({ password })`).
+    pub async fn change_password(
+        &self,
+        p: &Principal,
+        credential: DocId,
+        password: &Password,
+    ) -> Result<Credential, AuthError> {
+        self.check(p, Access::WriteCredential)?;
+        self.check_new_password(password)?;
+        self.store
+            .credential_by_id(credential)
+            .await
+            .map_err(|e| AuthError::from_store(e, item_not_found("Credential", credential)))?;
+        let hash = self.hasher.hash(password).await?;
+        let c = self
+            .store
+            .update_credential_hash(credential, &hash, self.clock.now())
+            .await
+            .map_err(|e| AuthError::from_store(e, item_not_found("Credential", credential)))?;
+        tracing::info!(target: "sesame::audit", credential = %credential, "password changed");
+        Ok(c)
+    }
+
+    /// Deletes a credential (`credential.delete()`); its document can no longer log in.
+    pub async fn delete_credential(&self, p: &Principal, credential: DocId) -> Result<(), AuthError> {
+        self.check(p, Access::WriteCredential)?;
+        self.store
+            .delete_credential(credential)
+            .await
+            .map_err(|e| AuthError::from_store(e, item_not_found("Credential", credential)))
+    }
+
+    // ----- tokens ------------------------------------------------------------------------
+
+    /// Creates a token for `document` without a password (`Token.create`), for identities
+    /// authenticated elsewhere. Privileged: admin and server keys.
+    pub async fn create_token(
+        &self,
+        p: &Principal,
+        document: DocRef,
+        ttl: Option<Timestamp>,
+        data: Option<Data>,
+    ) -> Result<NewToken, AuthError> {
+        self.check(p, Access::CreateToken)?;
+        let t = self.issue_token(document, ttl, data, TokenOrigin::Create).await?;
+        tracing::info!(target: "sesame::audit", token = %t.token.id, "token created");
+        Ok(t)
+    }
+
+    /// The caller's own token (`Query.token()`); `None` for keys.
+    pub fn current_token<'p>(&self, p: &'p Principal) -> Option<&'p Token> {
+        match p {
+            Principal::Token(t) => Some(t),
+            Principal::Key { .. } => None,
+        }
+    }
+
+    /// The caller's identity document (`Query.identity()`); `None` for keys.
+    pub async fn identity(&self, p: &Principal) -> Result<Option<Document>, AuthError> {
+        match p.identity() {
+            Some(doc) => self.get_document(p, doc).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Logs out: deletes the caller's own token (`Query.token()!.delete()`). The same secret is
+    /// `unauthorized` from then on. `invalid_argument` for keys, which have no token.
+    pub async fn logout(&self, p: &Principal) -> Result<(), AuthError> {
+        let Principal::Token(t) = p else {
+            return Err(AuthError::invalid("a key has no token to log out of"));
+        };
+        // Already deleted concurrently: the outcome the caller wants, so not an error.
+        self.store.delete_token(t.id).await?;
+        tracing::info!(target: "sesame::audit", token = %t.id, "logout");
+        Ok(())
+    }
+
+    /// A token by id (`Token.byId(id)`).
+    pub async fn get_token(&self, p: &Principal, id: DocId) -> Result<Token, AuthError> {
+        if p.identity().is_none() {
+            self.check(p, Access::ReadToken(&self.placeholder_ref()))?;
+        }
+        let t = self
+            .store
+            .token_by_id(id)
+            .await
+            .map_err(|e| AuthError::from_store(e, item_not_found("Token", id)))?;
+        self.check(p, Access::ReadToken(&t.document))?;
+        Ok(t)
+    }
+
+    /// A document's tokens: its sessions (`Token.byDocument(doc)`).
+    pub async fn tokens_of_document(
+        &self,
+        p: &Principal,
+        document: &DocRef,
+        after: Option<DocId>,
+        size: Option<usize>,
+    ) -> Result<Page<Token>, AuthError> {
+        self.check(p, Access::ReadToken(document))?;
+        let size = self.page_size(size)?;
+        Ok(self.store.tokens_by_document(document, after, size).await?)
+    }
+
+    /// Revokes a token by id.
+    pub async fn delete_token(&self, p: &Principal, id: DocId) -> Result<(), AuthError> {
+        if p.identity().is_none() {
+            self.check(p, Access::DeleteToken(&self.placeholder_ref()))?;
+        }
+        let t = self
+            .store
+            .token_by_id(id)
+            .await
+            .map_err(|e| AuthError::from_store(e, item_not_found("Token", id)))?;
+        self.check(p, Access::DeleteToken(&t.document))?;
+        if !self.store.delete_token(id).await? {
+            return Err(AuthError::from_store(StoreError::NotFound, item_not_found("Token", id)));
+        }
+        tracing::info!(target: "sesame::audit", token = %id, "token revoked");
+        Ok(())
+    }
+
+    /// Revokes all of a document's tokens (log out everywhere); how many there were.
+    pub async fn delete_tokens_of_document(
+        &self,
+        p: &Principal,
+        document: &DocRef,
+    ) -> Result<u64, AuthError> {
+        self.check(p, Access::DeleteToken(document))?;
+        let n = self.store.delete_tokens_of_document(document, None).await?;
+        tracing::info!(target: "sesame::audit", document = %document, revoked = n, "tokens revoked");
+        Ok(n)
+    }
+
+    /// Deletes up to `batch` expired tokens; how many. Expiry is enforced at use time anyway;
+    /// this only reclaims space.
+    pub async fn sweep_expired_tokens(&self, batch: usize) -> Result<u64, AuthError> {
+        Ok(self.store.delete_expired_tokens(self.clock.now(), batch.max(1)).await?)
+    }
+
+    // ----- keys --------------------------------------------------------------------------
+
+    /// Creates a key with a built-in role (admin).
+    pub async fn create_key(
+        &self,
+        p: &Principal,
+        role: Role,
+        ttl: Option<Timestamp>,
+        data: Option<Data>,
+    ) -> Result<NewKey, AuthError> {
+        self.check(p, Access::WriteKeys)?;
+        self.mint_key(role, ttl, data).await
+    }
+
+    /// Creates a key without a principal: for the operator's `sesame key create`, which has
+    /// direct access to the store anyway. Not reachable over the network.
+    pub async fn mint_key(
+        &self,
+        role: Role,
+        ttl: Option<Timestamp>,
+        data: Option<Data>,
+    ) -> Result<NewKey, AuthError> {
+        let secret = Secret::from_random_bytes(SecretKind::Key, &random_bytes::<SECRET_RANDOM_BYTES>()?);
+        let digest = secret.digest();
+        let ts = self.clock.now();
+        let key = self
+            .with_fresh_id(|id| {
+                let k = Key { id, role, ts, ttl, data: data.clone() };
+                async move { self.store.create_key(&k, &digest).await.map(|()| k) }
+            })
+            .await?;
+        tracing::info!(target: "sesame::audit", key = %key.id, role = %role, "key created");
+        Ok(NewKey { key, secret })
+    }
+
+    /// Lists keys (admin).
+    pub async fn list_keys(
+        &self,
+        p: &Principal,
+        after: Option<DocId>,
+        size: Option<usize>,
+    ) -> Result<Page<Key>, AuthError> {
+        self.check(p, Access::ReadKeys)?;
+        let size = self.page_size(size)?;
+        Ok(self.store.list_keys(after, size).await?)
+    }
+
+    /// Whether any unexpired admin key exists (the server's start-up check).
+    pub async fn has_admin_key(&self) -> Result<bool, AuthError> {
+        let now = self.clock.now();
+        let mut after = None;
+        loop {
+            let page = self.store.list_keys(after, 500).await?;
+            if page.data.iter().any(|k| k.role == Role::Admin && k.ttl.is_none_or(|t| t > now)) {
+                return Ok(true);
+            }
+            match page.after {
+                Some(a) => after = Some(a),
+                None => return Ok(false),
+            }
+        }
+    }
+
+    /// A key by id (admin).
+    pub async fn get_key(&self, p: &Principal, id: DocId) -> Result<Key, AuthError> {
+        self.check(p, Access::ReadKeys)?;
+        self.store.key_by_id(id).await.map_err(|e| AuthError::from_store(e, item_not_found("Key", id)))
+    }
+
+    /// Revokes a key (admin).
+    pub async fn delete_key(&self, p: &Principal, id: DocId) -> Result<(), AuthError> {
+        self.check(p, Access::WriteKeys)?;
+        if !self.store.delete_key(id).await? {
+            return Err(AuthError::from_store(StoreError::NotFound, item_not_found("Key", id)));
+        }
+        tracing::info!(target: "sesame::audit", key = %id, "key revoked");
+        Ok(())
+    }
+}

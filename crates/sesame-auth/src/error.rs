@@ -1,0 +1,113 @@
+//! [`AuthError`]: the engine's one error type, with stable codes and client-safe messages.
+//!
+//! Codes are snake_case and **append-only**: clients match on them, so a code is never renamed
+//! or reused. Messages are safe to show to the caller: they never carry secrets, passwords,
+//! hashes, or internal details (those stay in the `source` chain, for logs).
+
+use sesame_model::ModelError;
+use sesame_store::{BoxError, StoreError};
+
+/// Why an engine operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The secret is missing, malformed, unknown, expired or revoked (all alike, on purpose).
+    #[error("Access token required")]
+    Unauthorized,
+    /// The caller is authenticated but may not do this.
+    #[error("Insufficient privileges to perform the action.")]
+    PermissionDenied,
+    /// The password did not match (or the identity or credential does not exist).
+    #[error("Provided secret did not match.")]
+    InvalidSecret,
+    /// A uniqueness rule would be broken (e.g. a second credential for one document).
+    #[error("{message}")]
+    ConstraintFailure {
+        /// What rule.
+        message: String,
+    },
+    /// The document, collection, credential, token or key addressed does not exist.
+    #[error("{message}")]
+    DocumentNotFound {
+        /// What was not found.
+        message: String,
+    },
+    /// An argument is malformed or out of range.
+    #[error("{message}")]
+    InvalidArgument {
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The store cannot be reached; the operation may be retried.
+    #[error("The store is unavailable; try again later.")]
+    Unavailable(#[source] StoreError),
+    /// Something unexpected; details are in the source chain, for logs only.
+    #[error("Internal error.")]
+    Internal(#[source] BoxError),
+}
+
+impl AuthError {
+    /// Every code the engine can return, for documentation and tests.
+    pub const CODES: &'static [&'static str] = &[
+        "unauthorized",
+        "permission_denied",
+        "invalid_secret",
+        "constraint_failure",
+        "document_not_found",
+        "invalid_argument",
+        "unavailable",
+        "internal",
+    ];
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthError::Unauthorized => "unauthorized",
+            AuthError::PermissionDenied => "permission_denied",
+            AuthError::InvalidSecret => "invalid_secret",
+            AuthError::ConstraintFailure { .. } => "constraint_failure",
+            AuthError::DocumentNotFound { .. } => "document_not_found",
+            AuthError::InvalidArgument { .. } => "invalid_argument",
+            AuthError::Unavailable(_) => "unavailable",
+            AuthError::Internal(_) => "internal",
+        }
+    }
+
+    /// An `invalid_argument` error.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        AuthError::InvalidArgument { message: message.into() }
+    }
+
+    /// A `document_not_found` error.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        AuthError::DocumentNotFound { message: message.into() }
+    }
+
+    /// Maps a store error, turning `NotFound` into `document_not_found` with `what` as message.
+    pub(crate) fn from_store(e: StoreError, what: impl FnOnce() -> String) -> Self {
+        match e {
+            StoreError::NotFound => AuthError::not_found(what()),
+            StoreError::Conflict { constraint } => AuthError::ConstraintFailure {
+                message: match constraint.as_str() {
+                    sesame_store::constraint::COLLECTION_NAME => "Collection already exists.".into(),
+                    _ => "Failed unique constraint.".into(),
+                },
+            },
+            StoreError::Unavailable(_) => AuthError::Unavailable(e),
+            other => AuthError::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<ModelError> for AuthError {
+    fn from(e: ModelError) -> Self {
+        AuthError::InvalidArgument { message: e.to_string() }
+    }
+}
+
+impl From<StoreError> for AuthError {
+    /// Store errors without context: `NotFound` becomes a generic `document_not_found`.
+    fn from(e: StoreError) -> Self {
+        AuthError::from_store(e, || "Not found.".into())
+    }
+}

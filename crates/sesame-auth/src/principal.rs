@@ -1,0 +1,103 @@
+//! Who is calling ([`Principal`]) and what they may do ([`Principal::may`]).
+//!
+//! This is the only place privileges are decided. Every engine operation names the [`Access`]
+//! it needs before touching the store; the server never checks privileges itself.
+//!
+//! | principal | may |
+//! |---|---|
+//! | `admin` key (or the configured admin secret) | everything |
+//! | `server` key | read/write documents, credentials, tokens; log in; read collections; not keys, not collection schema |
+//! | `server-readonly` key | the reads of `server`, and `verify` |
+//! | token | read its own token and the other tokens of its identity; delete them (log out); read its identity document and its credential |
+
+use sesame_model::{CollectionName, DocId, DocRef, Role, Token};
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Principal {
+    /// A key, acting with its role and no identity. `key_id` is `None` for the operator's
+    /// configured admin secret.
+    Key {
+        /// The key's id, if stored.
+        key_id: Option<DocId>,
+        /// Its role.
+        role: Role,
+    },
+    /// A token, acting as its identity document.
+    Token(Token),
+}
+
+impl Principal {
+    /// The identity document, for token principals.
+    pub fn identity(&self) -> Option<&DocRef> {
+        match self {
+            Principal::Token(t) => Some(&t.document),
+            Principal::Key { .. } => None,
+        }
+    }
+
+    /// The role, for key principals.
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            Principal::Key { role, .. } => Some(*role),
+            Principal::Token(_) => None,
+        }
+    }
+
+    /// Whether this principal may perform `access`.
+    pub fn may(&self, access: &Access<'_>) -> bool {
+        use Access::*;
+        match self {
+            Principal::Key { role: Role::Admin, .. } => true,
+            Principal::Key { role: Role::Server, .. } => !matches!(
+                access,
+                WriteSchema | ReadKeys | WriteKeys
+            ),
+            Principal::Key { role: Role::ServerReadonly, .. } => matches!(
+                access,
+                ReadSchema | ReadDocument(_) | ListDocuments(_) | ReadCredential(_) | Verify
+                    | ReadToken(_)
+            ),
+            Principal::Key { .. } => false,
+            Principal::Token(t) => match access {
+                ReadDocument(d) | ReadCredential(d) | ReadToken(d) | DeleteToken(d) => {
+                    **d == t.document
+                }
+                _ => false,
+            },
+        }
+    }
+}
+
+/// An access an operation needs. Resources carry the identity document they belong to, so that
+/// token principals can be limited to their own.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Access<'a> {
+    /// Read or list collections.
+    ReadSchema,
+    /// Create or delete collections.
+    WriteSchema,
+    /// Read one document.
+    ReadDocument(&'a DocRef),
+    /// List or search a collection's documents.
+    ListDocuments(&'a CollectionName),
+    /// Create, update, replace or delete documents in a collection.
+    WriteDocument(&'a CollectionName),
+    /// Read the credential of this document.
+    ReadCredential(&'a DocRef),
+    /// Create, change or delete credentials.
+    WriteCredential,
+    /// Check a password without logging in.
+    Verify,
+    /// Create tokens: `login` and `Token.create`.
+    CreateToken,
+    /// Read tokens (or list them) of this identity document.
+    ReadToken(&'a DocRef),
+    /// Delete tokens of this identity document.
+    DeleteToken(&'a DocRef),
+    /// Read or list keys.
+    ReadKeys,
+    /// Create or delete keys.
+    WriteKeys,
+}

@@ -1,0 +1,560 @@
+//! Engine tests over `MemoryStore`: the seed tutorial, expiry, and every security rule and
+//! privilege boundary, each written so that it fails when the rule is removed.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use sesame_model::{
+    CollectionName, DocRef, Fields, Password, Role, Secret, SecretKind, Timestamp,
+};
+use sesame_store::{MemoryStore, Store};
+
+use crate::*;
+
+fn t0() -> Timestamp {
+    Timestamp::parse_rfc3339("2026-11-28T10:00:00Z").unwrap()
+}
+
+struct World {
+    engine: Engine,
+    clock: Arc<ManualClock>,
+    store: Arc<dyn Store>,
+    admin: Principal,
+}
+
+fn world_with(config: AuthConfig) -> World {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(t0()));
+    let engine = Engine::with_clock(store.clone(), config, clock.clone()).unwrap();
+    World { engine, clock, store, admin: Principal::Key { key_id: None, role: Role::Admin } }
+}
+
+fn world() -> World {
+    world_with(AuthConfig::insecure_fast_for_tests())
+}
+
+fn pw(s: &str) -> Password {
+    Password::new(s.into())
+}
+
+fn coll(s: &str) -> CollectionName {
+    s.parse().unwrap()
+}
+
+fn fields(v: serde_json::Value) -> Fields {
+    Fields::parse_value(v).unwrap()
+}
+
+impl World {
+    /// A `Customer` named Jane Doe with password `sekret`: (document, credential id).
+    async fn jane(&self) -> (DocRef, sesame_model::DocId) {
+        let c = match self.engine.create_collection(&self.admin, coll("Customer")).await {
+            Ok(c) => c.name,
+            Err(_) => coll("Customer"),
+        };
+        self.person(&c, "Jane", "Doe", "sekret").await
+    }
+
+    async fn person(&self, c: &CollectionName, first: &str, last: &str, password: &str) -> (DocRef, sesame_model::DocId) {
+        let d = self
+            .engine
+            .create_document(&self.admin, c.clone(), fields(json!({"firstName": first, "lastName": last})))
+            .await
+            .unwrap();
+        let cred = self
+            .engine
+            .create_credential(&self.admin, d.doc_ref(), Some(pw(password)), None)
+            .await
+            .unwrap();
+        (d.doc_ref(), cred.id)
+    }
+
+    async fn key(&self, role: Role) -> (Principal, Secret) {
+        let k = self.engine.create_key(&self.admin, role, None, None).await.unwrap();
+        let p = self.engine.authenticate(&k.secret).await.unwrap();
+        (p, k.secret)
+    }
+
+    async fn code_of(&self, secret: &Secret) -> &'static str {
+        match self.engine.authenticate(secret).await {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn seed_tutorial_log_in_and_log_out() {
+    let w = world();
+    // An admin creates the collection and Jane Doe.
+    let customer = w.engine.create_collection(&w.admin, coll("Customer")).await.unwrap().name;
+    let jane = w
+        .engine
+        .create_document(
+            &w.admin,
+            customer.clone(),
+            fields(json!({"firstName": "Jane", "lastName": "Doe", "email": "jane.doe@example.com"})),
+        )
+        .await
+        .unwrap();
+    // Credential.create({ document: customer, password: "sekret" })
+    let cred =
+        w.engine.create_credential(&w.admin, jane.doc_ref(), Some(pw("sekret")), None).await.unwrap();
+    assert_eq!(cred.document, jane.doc_ref());
+    // Customer.byName("Jane", "Doe").first()
+    let found = w
+        .engine
+        .find_documents(&w.admin, &customer, &fields(json!({"firstName": "Jane", "lastName": "Doe"})), None, None)
+        .await
+        .unwrap();
+    assert_eq!(found.data, vec![jane.clone()]);
+    // Credentials.byDocument(customer)
+    let by_doc = w.engine.credential_by_document(&w.admin, &found.data[0].doc_ref()).await.unwrap();
+    assert_eq!(by_doc, cred);
+    // credential?.login("sekret"), without and with a ttl.
+    let forever = w.engine.login(&w.admin, by_doc.id, &pw("sekret"), None).await.unwrap();
+    assert_eq!(forever.token.ttl, None);
+    let ttl = t0().plus_seconds(3600);
+    let login = w.engine.login(&w.admin, by_doc.id, &pw("sekret"), Some(ttl)).await.unwrap();
+    assert_eq!(login.token.document, jane.doc_ref());
+    assert_eq!(login.token.ttl, Some(ttl));
+    assert_eq!(login.secret.kind(), Some(SecretKind::Token));
+    // The token secret acts as Jane: Query.token() and Query.identity().
+    let me = w.engine.authenticate(&login.secret).await.unwrap();
+    assert_eq!(w.engine.current_token(&me), Some(&login.token));
+    assert_eq!(w.engine.identity(&me).await.unwrap(), Some(jane.clone()));
+    assert_eq!(w.engine.get_token(&me, login.token.id).await.unwrap(), login.token);
+    assert_eq!(w.engine.credential_by_document(&me, &jane.doc_ref()).await.unwrap(), cred);
+    // Log out: delete the token. The same secret is unauthorized from then on.
+    w.engine.logout(&me).await.unwrap();
+    assert_eq!(w.code_of(&login.secret).await, "unauthorized");
+    // The other session is untouched.
+    assert_eq!(w.code_of(&forever.secret).await, "ok");
+}
+
+#[tokio::test]
+async fn token_ttl_is_enforced_at_use_time_and_swept_later() {
+    let w = world();
+    let (_, cred) = w.jane().await;
+    let t = w.engine.login(&w.admin, cred, &pw("sekret"), Some(t0().plus_seconds(60))).await.unwrap();
+    assert_eq!(w.code_of(&t.secret).await, "ok");
+    w.clock.advance_secs(59);
+    assert_eq!(w.code_of(&t.secret).await, "ok");
+    w.clock.advance_secs(1);
+    // ttl == now: expired, although the token is still stored.
+    assert_eq!(w.code_of(&t.secret).await, "unauthorized");
+    assert!(w.store.token_by_id(t.token.id).await.is_ok());
+    assert_eq!(w.engine.sweep_expired_tokens(100).await.unwrap(), 1);
+    assert!(w.store.token_by_id(t.token.id).await.is_err());
+    // A ttl in the past is accepted (as in Fauna) and gives a token that never works.
+    let past = w.engine.login(&w.admin, cred, &pw("sekret"), Some(t0())).await.unwrap();
+    assert_eq!(w.code_of(&past.secret).await, "unauthorized");
+}
+
+#[tokio::test]
+async fn key_ttl_is_enforced() {
+    let w = world();
+    let k = w.engine.create_key(&w.admin, Role::Server, Some(t0().plus_seconds(10)), None).await.unwrap();
+    assert_eq!(w.code_of(&k.secret).await, "ok");
+    w.clock.advance_secs(10);
+    assert_eq!(w.code_of(&k.secret).await, "unauthorized");
+}
+
+#[tokio::test]
+async fn every_bad_secret_is_the_same_unauthorized() {
+    let w = world();
+    let (jane, cred) = w.jane().await;
+    let revoked = w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap();
+    w.engine.delete_token(&w.admin, revoked.token.id).await.unwrap();
+    let expired = w.engine.login(&w.admin, cred, &pw("sekret"), Some(t0())).await.unwrap();
+    let orphaned = w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap();
+    let valid = w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap();
+    w.engine.delete_document(&w.admin, &jane).await.unwrap();
+    let deleted_key = w.engine.create_key(&w.admin, Role::Admin, None, None).await.unwrap();
+    w.engine.delete_key(&w.admin, deleted_key.key.id).await.unwrap();
+    let body = &valid.secret.expose()[4..];
+    let cases = [
+        Secret::new(String::new()),
+        Secret::new("garbage".into()),
+        Secret::new("snt_".into()),
+        Secret::new(format!("snt_{}", &body[..42])),
+        Secret::new(format!("snk_{body}")), // a token's body with a key's prefix
+        Secret::from_random_bytes(SecretKind::Token, &[1; 32]),
+        Secret::from_random_bytes(SecretKind::Key, &[1; 32]),
+        revoked.secret,
+        expired.secret,
+        orphaned.secret, // identity deleted
+        valid.secret,    // identity deleted too
+        deleted_key.secret,
+    ];
+    for s in cases {
+        let e = w.engine.authenticate(&s).await.unwrap_err();
+        assert!(matches!(e, AuthError::Unauthorized), "{e:?}");
+        assert_eq!(e.to_string(), "Access token required");
+    }
+}
+
+#[tokio::test]
+async fn wrong_password_is_invalid_secret_and_creates_no_token() {
+    let w = world();
+    let (jane, cred) = w.jane().await;
+    let e = w.engine.login(&w.admin, cred, &pw("Sekret"), None).await.unwrap_err();
+    assert_eq!(e.code(), "invalid_secret");
+    assert_eq!(e.to_string(), "Provided secret did not match.");
+    assert!(w.engine.tokens_of_document(&w.admin, &jane, None, None).await.unwrap().data.is_empty());
+    assert!(!w.engine.verify(&w.admin, cred, &pw("nope")).await.unwrap());
+    assert!(w.engine.verify(&w.admin, cred, &pw("sekret")).await.unwrap());
+}
+
+#[tokio::test]
+async fn rejected_logins_cost_the_same_hashing_work() {
+    let w = world();
+    let customer = w.engine.create_collection(&w.admin, coll("Customer")).await.unwrap().name;
+    let (_, cred) = w.person(&customer, "Jane", "Doe", "sekret").await;
+    w.person(&customer, "Twin", "Doe", "a").await;
+    w.person(&customer, "Twin", "Doe", "b").await;
+    let no_pw_doc = w.engine.create_document(&w.admin, customer.clone(), fields(json!({"firstName": "Sso"}))).await.unwrap();
+    let no_pw = w.engine.create_credential(&w.admin, no_pw_doc.doc_ref(), None, None).await.unwrap();
+    let deleted = w.person(&customer, "Gone", "Doe", "sekret").await;
+    w.engine.delete_credential(&w.admin, deleted.1).await.unwrap();
+    // Warm the dummy hash so its one-off creation is not counted below.
+    let _ = w.engine.login(&w.admin, deleted.1, &pw("x"), None).await;
+
+    let by_match = |first: &str| fields(json!({"firstName": first}));
+    let e = &w.engine;
+    let a = &w.admin;
+    let attempts: Vec<(&str, Result<NewToken, AuthError>)> = vec![
+        ("wrong password", e.login(a, cred, &pw("wrong"), None).await),
+        ("missing credential", e.login(a, deleted.1, &pw("sekret"), None).await),
+        ("credential without password", e.login(a, no_pw.id, &pw("sekret"), None).await),
+        ("unknown identity", e.login_by_match(a, &customer, &by_match("Nobody"), &pw("sekret"), None).await),
+        ("ambiguous identity", e.login_by_match(a, &customer, &by_match("Twin"), &pw("a"), None).await),
+        ("unknown collection", e.login_by_match(a, &coll("Nope"), &by_match("Jane"), &pw("sekret"), None).await),
+        ("wrong password by match", e.login_by_match(a, &customer, &by_match("Jane"), &pw("wrong"), None).await),
+        ("document without credential", e.login_by_document(a, &no_pw_doc.doc_ref(), &pw("x"), None).await),
+    ];
+    let mut before = w.engine.hash_stats();
+    // Each reject above did exactly one verification and no hashing: recompute by replaying.
+    for (what, r) in attempts {
+        assert_eq!(r.unwrap_err().code(), "invalid_secret", "{what}");
+    }
+    // Replay each path one at a time, measuring the work.
+    macro_rules! one_verification {
+        ($call:expr) => {{
+            assert!($call.await.is_err());
+            let after = w.engine.hash_stats();
+            assert_eq!(after.verifications - before.verifications, 1, stringify!($call));
+            assert_eq!(after.hashes, before.hashes);
+            before = after;
+        }};
+    }
+    one_verification!(e.login(a, cred, &pw("wrong"), None));
+    one_verification!(e.login(a, deleted.1, &pw("sekret"), None));
+    one_verification!(e.login(a, no_pw.id, &pw("sekret"), None));
+    one_verification!(e.login_by_document(a, &no_pw_doc.doc_ref(), &pw("x"), None));
+    for m in ["Nobody", "Twin", "Jane"] {
+        let r = e.login_by_match(a, &customer, &by_match(m), &pw("zzz"), None).await;
+        assert_eq!(r.unwrap_err().code(), "invalid_secret");
+        let after = w.engine.hash_stats();
+        assert_eq!(after.verifications - before.verifications, 1, "{m}");
+        before = after;
+    }
+    // A correct login does the same single verification.
+    e.login(a, cred, &pw("sekret"), None).await.unwrap();
+    assert_eq!(w.engine.hash_stats().verifications - before.verifications, 1);
+}
+
+#[tokio::test]
+async fn password_length_is_checked_before_hashing() {
+    let w = world_with(AuthConfig { min_password_len: 8, ..AuthConfig::insecure_fast_for_tests() });
+    let customer = w.engine.create_collection(&w.admin, coll("Customer")).await.unwrap().name;
+    let doc = w.engine.create_document(&w.admin, customer, Fields::new()).await.unwrap();
+    let before = w.engine.hash_stats();
+    for bad in [String::new(), "short".into(), "x".repeat(1025), "x".repeat(1_000_000)] {
+        let e = w.engine.create_credential(&w.admin, doc.doc_ref(), Some(Password::new(bad)), None).await;
+        assert_eq!(e.unwrap_err().code(), "invalid_argument");
+    }
+    assert_eq!(w.engine.hash_stats(), before, "nothing hashed");
+    let c = w
+        .engine
+        .create_credential(&w.admin, doc.doc_ref(), Some(Password::new("é".repeat(512))), None)
+        .await
+        .unwrap();
+    // 1024 bytes is fine; no truncation: a 1023-byte prefix does not match.
+    assert!(w.engine.verify(&w.admin, c.id, &Password::new("é".repeat(512))).await.unwrap());
+    let mut prefix = "é".repeat(511);
+    prefix.push('e');
+    assert!(!w.engine.verify(&w.admin, c.id, &Password::new(prefix)).await.unwrap());
+    let before = w.engine.hash_stats();
+    let e = w.engine.login(&w.admin, c.id, &Password::new("x".repeat(1025)), None).await;
+    assert_eq!(e.unwrap_err().code(), "invalid_argument");
+    let e = w.engine.login(&w.admin, c.id, &Password::new(String::new()), None).await;
+    assert_eq!(e.unwrap_err().code(), "invalid_argument");
+    assert_eq!(w.engine.hash_stats(), before, "rejected before any hashing");
+}
+
+#[tokio::test]
+async fn default_hashing_is_owasp_argon2id() {
+    assert_eq!(AuthConfig::default().hash_params, HashParams::OWASP);
+    assert_eq!(HashParams::OWASP, HashParams { m_cost_kib: 19_456, t_cost: 2, p_cost: 1 });
+    let w = world_with(AuthConfig { hash_concurrency: 1, ..AuthConfig::default() });
+    let (_, cred) = w.jane().await;
+    let stored = w.store.credential_by_id(cred).await.unwrap();
+    let phc = stored.hash.unwrap();
+    assert!(phc.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc:?}");
+    assert!(!phc.as_str().contains("sekret"));
+}
+
+#[tokio::test]
+async fn outdated_hashes_are_rehashed_on_successful_login() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let admin = Principal::Key { key_id: None, role: Role::Admin };
+    let old = Engine::new(store.clone(), AuthConfig::insecure_fast_for_tests()).unwrap();
+    let c = old.create_collection(&admin, coll("Customer")).await.unwrap().name;
+    let d = old.create_document(&admin, c, Fields::new()).await.unwrap();
+    let cred = old.create_credential(&admin, d.doc_ref(), Some(pw("sekret")), None).await.unwrap();
+    let old_hash = store.credential_by_id(cred.id).await.unwrap().hash.unwrap();
+    assert!(old_hash.as_str().contains("m=8,t=1,p=1"));
+
+    let new_params = HashParams { m_cost_kib: 16, t_cost: 1, p_cost: 1 };
+    let new = Engine::new(store.clone(), AuthConfig { hash_params: new_params, ..AuthConfig::default() }).unwrap();
+    // A failed login leaves the hash alone.
+    assert!(new.login(&admin, cred.id, &pw("wrong"), None).await.is_err());
+    assert_eq!(store.credential_by_id(cred.id).await.unwrap().hash.unwrap(), old_hash);
+    new.login(&admin, cred.id, &pw("sekret"), None).await.unwrap();
+    let rehashed = store.credential_by_id(cred.id).await.unwrap().hash.unwrap();
+    assert!(rehashed.as_str().contains("m=16,t=1,p=1"), "{rehashed:?}");
+    // And the password still works, now without another rehash.
+    let hashes = new.hash_stats().hashes;
+    new.login(&admin, cred.id, &pw("sekret"), None).await.unwrap();
+    assert_eq!(new.hash_stats().hashes, hashes);
+}
+
+#[tokio::test]
+async fn hashing_concurrency_is_bounded() {
+    assert_eq!(
+        AuthConfig::default().hash_concurrency,
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).saturating_sub(1).max(1)
+    );
+    let hasher = Arc::new(Hasher::new(HashParams { m_cost_kib: 4096, t_cost: 3, p_cost: 1 }, 1).unwrap());
+    let tasks: Vec<_> = (0..4)
+        .map(|i| {
+            let h = hasher.clone();
+            tokio::spawn(async move { h.hash(&Password::new(format!("pw{i}"))).await.unwrap() })
+        })
+        .collect();
+    let mut max_waiting = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tasks.iter().any(|t| !t.is_finished()) && std::time::Instant::now() < deadline {
+        max_waiting = max_waiting.max(hasher.queue_depth());
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert!(max_waiting >= 2, "with one slot, jobs must queue (saw {max_waiting})");
+    assert_eq!(hasher.queue_depth(), 0);
+}
+
+#[tokio::test]
+async fn secrets_are_256_bit_prefixed_and_stored_only_as_digests() {
+    let w = world();
+    let (_, cred) = w.jane().await;
+    let t = w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap();
+    let k = w.engine.create_key(&w.admin, Role::Server, None, None).await.unwrap();
+    assert!(t.secret.expose().starts_with("snt_") && k.secret.expose().starts_with("snk_"));
+    assert_eq!(t.secret.expose().len(), 4 + 43, "32 random bytes = 256 bits");
+    assert_ne!(t.secret.expose(), w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap().secret.expose());
+    // Stored under the SHA-256 digest; nothing printable carries the secret.
+    assert_eq!(w.store.token_by_digest(&t.secret.digest()).await.unwrap(), t.token);
+    assert_eq!(w.store.key_by_digest(&k.secret.digest()).await.unwrap(), k.key);
+    for dump in [format!("{t:?}"), format!("{k:?}"), format!("{:?}", w.store)] {
+        assert!(!dump.contains(&t.secret.expose()[4..]), "secret leaked into Debug");
+        assert!(!dump.contains(&k.secret.expose()[4..]), "secret leaked into Debug");
+    }
+}
+
+#[tokio::test]
+async fn configured_admin_secret_is_admin() {
+    let admin_secret = Secret::new("operator-chosen-admin-secret-0123456789".into());
+    let w = world_with(AuthConfig { admin_secret: Some(admin_secret.clone()), ..AuthConfig::insecure_fast_for_tests() });
+    let p = w.engine.authenticate(&admin_secret).await.unwrap();
+    assert_eq!(p, Principal::Key { key_id: None, role: Role::Admin });
+    let near = Secret::new("operator-chosen-admin-secret-012345678".into());
+    assert_eq!(w.code_of(&near).await, "unauthorized");
+}
+
+#[tokio::test]
+async fn credentials_are_unique_and_need_a_document() {
+    let w = world();
+    let (jane, _) = w.jane().await;
+    let e = w.engine.create_credential(&w.admin, jane.clone(), Some(pw("x")), None).await.unwrap_err();
+    assert_eq!(e.code(), "constraint_failure");
+    let missing = DocRef::new(coll("Customer"), "1".parse().unwrap());
+    let e = w.engine.create_credential(&w.admin, missing, Some(pw("x")), None).await.unwrap_err();
+    assert_eq!(e.code(), "document_not_found");
+}
+
+#[tokio::test]
+async fn deleting_the_identity_or_logging_out_everywhere_revokes_tokens() {
+    let w = world();
+    let (jane, cred) = w.jane().await;
+    let a = w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap();
+    let b = w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap();
+    // Jane lists her sessions and logs out everywhere with her own token.
+    let me = w.engine.authenticate(&a.secret).await.unwrap();
+    assert_eq!(w.engine.tokens_of_document(&me, &jane, None, None).await.unwrap().data.len(), 2);
+    assert_eq!(w.engine.delete_tokens_of_document(&me, &jane).await.unwrap(), 2);
+    assert_eq!(w.code_of(&a.secret).await, "unauthorized");
+    assert_eq!(w.code_of(&b.secret).await, "unauthorized");
+    let c = w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap();
+    w.engine.delete_document(&w.admin, &jane).await.unwrap();
+    assert_eq!(w.code_of(&c.secret).await, "unauthorized");
+    let e = w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap_err();
+    assert_eq!(e.code(), "invalid_secret");
+}
+
+#[tokio::test]
+async fn logout_is_for_tokens_and_idempotent_in_effect() {
+    let w = world();
+    let (_, cred) = w.jane().await;
+    let t = w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap();
+    let me = w.engine.authenticate(&t.secret).await.unwrap();
+    w.engine.logout(&me).await.unwrap();
+    assert_eq!(w.code_of(&t.secret).await, "unauthorized");
+    assert_eq!(w.engine.logout(&w.admin).await.unwrap_err().code(), "invalid_argument");
+}
+
+/// Every privilege boundary, table-driven: (principal, operation, allowed?).
+#[tokio::test]
+async fn privilege_matrix() {
+    let w = world();
+    let customer = w.engine.create_collection(&w.admin, coll("Customer")).await.unwrap().name;
+    let (jane, jane_cred) = w.person(&customer, "Jane", "Doe", "sekret").await;
+    let (john, john_cred) = w.person(&customer, "John", "Doe", "sekret").await;
+    let jane_tok = w.engine.login(&w.admin, jane_cred, &pw("sekret"), None).await.unwrap();
+    let jane2_tok = w.engine.login(&w.admin, jane_cred, &pw("sekret"), None).await.unwrap();
+    let john_tok = w.engine.login(&w.admin, john_cred, &pw("sekret"), None).await.unwrap();
+    let (server, _) = w.key(Role::Server).await;
+    let (readonly, _) = w.key(Role::ServerReadonly).await;
+    let (admin_key, _) = w.key(Role::Admin).await;
+    let token = w.engine.authenticate(&jane_tok.secret).await.unwrap();
+
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Op {
+        CreateCollection,
+        ListCollections,
+        CreateDocument,
+        ReadOwnIdentity,
+        ReadOtherIdentity,
+        FindDocuments,
+        UpdateOwnIdentity,
+        DeleteOtherIdentity,
+        CreateCredential,
+        ReadOwnCredential,
+        ReadOtherCredential,
+        ReadOtherCredentialById,
+        ChangeOwnPassword,
+        Verify,
+        Login,
+        CreateToken,
+        ReadOwnToken,
+        ReadSiblingToken,
+        ReadOtherToken,
+        ListOwnTokens,
+        ListOtherTokens,
+        RevokeOtherToken,
+        CreateKey,
+        ListKeys,
+    }
+    use Op::*;
+    let all = [
+        CreateCollection, ListCollections, CreateDocument, ReadOwnIdentity, ReadOtherIdentity,
+        FindDocuments, UpdateOwnIdentity, DeleteOtherIdentity, CreateCredential, ReadOwnCredential,
+        ReadOtherCredential, ReadOtherCredentialById, ChangeOwnPassword, Verify, Login, CreateToken,
+        ReadOwnToken, ReadSiblingToken, ReadOtherToken, ListOwnTokens, ListOtherTokens,
+        RevokeOtherToken, CreateKey, ListKeys,
+    ];
+    let allowed = |who: &str, op: Op| -> bool {
+        match who {
+            "admin" => true,
+            "server" => !matches!(op, CreateCollection | CreateKey | ListKeys),
+            "readonly" => matches!(
+                op,
+                ListCollections | ReadOwnIdentity | ReadOtherIdentity | FindDocuments
+                    | ReadOwnCredential | ReadOtherCredential | ReadOtherCredentialById | Verify
+                    | ReadOwnToken | ReadSiblingToken | ReadOtherToken | ListOwnTokens
+                    | ListOtherTokens
+            ),
+            "token" => matches!(
+                op,
+                ReadOwnIdentity | ReadOwnCredential | ReadOwnToken | ReadSiblingToken | ListOwnTokens
+            ),
+            _ => unreachable!(),
+        }
+    };
+    for (who, p) in [("admin", &admin_key), ("server", &server), ("readonly", &readonly), ("token", &token)] {
+        for op in all {
+            let e = &w.engine;
+            // Fresh targets for destructive operations, so each case is independent.
+            let victim = w.person(&customer, "Vic", "Tim", "pw").await;
+            let victim_tok = e.login(&w.admin, victim.1, &pw("pw"), None).await.unwrap();
+            let spare = e.create_document(&w.admin, customer.clone(), Fields::new()).await.unwrap();
+            let r: Result<(), AuthError> = match op {
+                CreateCollection => e.create_collection(p, format!("C{}", victim.0.id).parse().unwrap()).await.map(drop),
+                ListCollections => e.list_collections(p, None, None).await.map(drop),
+                CreateDocument => e.create_document(p, customer.clone(), Fields::new()).await.map(drop),
+                ReadOwnIdentity => e.get_document(p, &jane).await.map(drop),
+                ReadOtherIdentity => e.get_document(p, &john).await.map(drop),
+                FindDocuments => e.find_documents(p, &customer, &Fields::new(), None, None).await.map(drop),
+                UpdateOwnIdentity => e.update_document(p, &jane, &fields(json!({"x": 1}))).await.map(drop),
+                DeleteOtherIdentity => e.delete_document(p, &victim.0).await.map(drop),
+                CreateCredential => e.create_credential(p, spare.doc_ref(), Some(pw("x")), None).await.map(drop),
+                ReadOwnCredential => e.credential_by_document(p, &jane).await.map(drop),
+                ReadOtherCredential => e.credential_by_document(p, &john).await.map(drop),
+                ReadOtherCredentialById => e.get_credential(p, john_cred).await.map(drop),
+                ChangeOwnPassword => e.change_password(p, jane_cred, &pw("sekret")).await.map(drop),
+                Verify => e.verify(p, john_cred, &pw("sekret")).await.map(drop),
+                Login => e.login(p, victim.1, &pw("pw"), None).await.map(drop),
+                CreateToken => e.create_token(p, victim.0.clone(), None, None).await.map(drop),
+                ReadOwnToken => e.get_token(p, jane_tok.token.id).await.map(drop),
+                ReadSiblingToken => e.get_token(p, jane2_tok.token.id).await.map(drop),
+                ReadOtherToken => e.get_token(p, john_tok.token.id).await.map(drop),
+                ListOwnTokens => e.tokens_of_document(p, &jane, None, None).await.map(drop),
+                ListOtherTokens => e.tokens_of_document(p, &john, None, None).await.map(drop),
+                RevokeOtherToken => e.delete_token(p, victim_tok.token.id).await.map(drop),
+                CreateKey => e.create_key(p, Role::ServerReadonly, None, None).await.map(drop),
+                ListKeys => e.list_keys(p, None, None).await.map(drop),
+            };
+            let expect = allowed(who, op);
+            match r {
+                Ok(()) => assert!(expect, "{who} may not {op:?}, but it succeeded"),
+                Err(AuthError::PermissionDenied) => assert!(!expect, "{who} should be able to {op:?}"),
+                Err(other) => panic!("{who} {op:?}: unexpected {other:?}"),
+            }
+            if !expect {
+                // Denied operations changed nothing.
+                assert!(e.get_document(&w.admin, &victim.0).await.is_ok());
+                assert_eq!(w.code_of(&victim_tok.secret).await, "ok");
+            }
+        }
+    }
+}
+
+#[test]
+fn error_codes_are_pinned() {
+    let all = [
+        (AuthError::Unauthorized, "unauthorized"),
+        (AuthError::PermissionDenied, "permission_denied"),
+        (AuthError::InvalidSecret, "invalid_secret"),
+        (AuthError::ConstraintFailure { message: String::new() }, "constraint_failure"),
+        (AuthError::not_found(""), "document_not_found"),
+        (AuthError::invalid(""), "invalid_argument"),
+        (AuthError::Unavailable(sesame_store::StoreError::NotFound), "unavailable"),
+        (AuthError::Internal("x".into()), "internal"),
+    ];
+    for (e, code) in &all {
+        assert_eq!(e.code(), *code);
+    }
+    assert_eq!(AuthError::CODES, all.iter().map(|(_, c)| *c).collect::<Vec<_>>().as_slice());
+}
