@@ -1,0 +1,628 @@
+//! Postgres implementation of [`sesame_store::Store`]: [`PgStore`].
+//!
+//! Owns all of Sesame's SQL and row mapping, on tokio-postgres with a deadpool-postgres pool.
+//! Knows nothing about HTTP or password hashing. Every trait method is one statement (or one
+//! transaction), and integrity (one credential per document, unique digests, cascades) is
+//! enforced by the schema in the top-level `migrations/` folder, embedded here and applied by
+//! [`PgStore::migrate`] (see [`migrate`]).
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use sesame_model::{
+    Collection, CollectionName, Credential, Data, DocId, DocRef, Document, Fields, Json, Key,
+    PasswordHash, Role, SecretDigest, Timestamp, Token,
+};
+use sesame_store::{Page, Store, StoreError, StoredCredential};
+use tokio_postgres::{NoTls, Row};
+
+mod error;
+pub mod migrate;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use error::{map_pg, map_pool};
+pub use migrate::{MigrationError, MigrationReport};
+
+/// How to reach Postgres. `Debug` never prints the URL's password.
+#[derive(Clone)]
+pub struct PgConfig {
+    /// A libpq-style URL, e.g. `postgres://user:pass@127.0.0.1:5432/sesame`.
+    pub url: String,
+    /// Most connections the pool opens.
+    pub max_connections: usize,
+    /// Longest wait for a new connection to be established.
+    pub connect_timeout: Duration,
+    /// Longest wait for a free connection from the pool; past it, calls fail `unavailable`.
+    pub acquire_timeout: Duration,
+    /// Longest a single statement may run (Postgres `statement_timeout`).
+    pub statement_timeout: Duration,
+    /// A schema to use instead of the default `search_path` (tests isolate cases this way).
+    pub schema: Option<String>,
+}
+
+impl PgConfig {
+    /// Defaults for `url`: 16 connections, 5 s connect and acquire timeouts, 30 s statements.
+    pub fn new(url: impl Into<String>) -> Self {
+        PgConfig {
+            url: url.into(),
+            max_connections: 16,
+            connect_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(30),
+            schema: None,
+        }
+    }
+
+    /// The URL with any password replaced by `****`, for logs.
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.url)
+    }
+
+    pub(crate) fn pg_config(&self) -> Result<tokio_postgres::Config, StoreError> {
+        let mut c: tokio_postgres::Config = self.url.parse().map_err(|_| {
+            StoreError::Other(format!("invalid database URL {}", self.redacted_url()).into())
+        })?;
+        c.connect_timeout(self.connect_timeout);
+        c.application_name("sesame");
+        let mut options = format!("-c statement_timeout={}", self.statement_timeout.as_millis());
+        if let Some(schema) = &self.schema {
+            if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(StoreError::Other("schema names are [A-Za-z0-9_]+".into()));
+            }
+            options.push_str(&format!(" -c search_path={schema}"));
+        }
+        c.options(&options);
+        Ok(c)
+    }
+}
+
+/// Replaces the password in a `scheme://user:password@host/...` URL with `****`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return "****".into() };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some((a, h)) => (Some(a), h),
+        None => (None, rest),
+    };
+    let host = match host.split_once('?') {
+        Some((h, _)) => format!("{h}?…"),
+        None => host.to_owned(),
+    };
+    match auth {
+        Some(a) => match a.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:****@{host}"),
+            None => format!("{scheme}://{a}@{host}"),
+        },
+        None => format!("{scheme}://{host}"),
+    }
+}
+
+impl fmt::Debug for PgConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgConfig")
+            .field("url", &self.redacted_url())
+            .field("max_connections", &self.max_connections)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+/// A [`Store`] on Postgres. Cloning shares the pool.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+    config: PgConfig,
+}
+
+impl fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgStore").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+// ----- SQL ------------------------------------------------------------------------------------
+
+// Column lists as macros, so every statement is a `&'static str` built at compile time.
+macro_rules! token_cols {
+    () => {
+        "id, document_coll, document_id, ts, ttl, origin, data"
+    };
+}
+macro_rules! key_cols {
+    () => {
+        "id, role, ts, ttl, data"
+    };
+}
+macro_rules! cred_cols {
+    () => {
+        "id, document_coll, document_id, ts, password_hash, data"
+    };
+}
+
+fn corrupt(what: &str, e: impl fmt::Display) -> StoreError {
+    StoreError::Other(format!("unreadable {what} row: {e}").into())
+}
+
+fn ts(v: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_micros(v).map_err(|e| corrupt("time", e))
+}
+
+fn opt_ts(v: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
+    v.map(ts).transpose()
+}
+
+fn id(v: i64) -> Result<DocId, StoreError> {
+    DocId::from_i64(v).map_err(|e| corrupt("id", e))
+}
+
+fn coll_name(v: &str) -> Result<CollectionName, StoreError> {
+    v.parse().map_err(|e| corrupt("collection", e))
+}
+
+fn data(v: Option<Json>) -> Result<Option<Data>, StoreError> {
+    v.map(|j| Data::parse_value(j).map_err(|e| corrupt("data", e))).transpose()
+}
+
+fn data_json(d: &Option<Data>) -> Option<Json> {
+    d.as_ref().map(Data::to_json)
+}
+
+fn fields_json(f: &Fields) -> Json {
+    Json::Object(f.as_map().clone())
+}
+
+fn row_doc(coll: &CollectionName, r: &Row) -> Result<Document, StoreError> {
+    Ok(Document {
+        id: id(r.get("id"))?,
+        coll: coll.clone(),
+        ts: ts(r.get("ts"))?,
+        fields: Fields::parse_value(r.get("fields")).map_err(|e| corrupt("document", e))?,
+    })
+}
+
+fn row_token(r: &Row) -> Result<Token, StoreError> {
+    Ok(Token {
+        id: id(r.get("id"))?,
+        document: DocRef::new(coll_name(r.get("document_coll"))?, id(r.get("document_id"))?),
+        ts: ts(r.get("ts"))?,
+        ttl: opt_ts(r.get("ttl"))?,
+        data: data(r.get("data"))?,
+        origin: r.get::<_, &str>("origin").parse().map_err(|e| corrupt("token", e))?,
+    })
+}
+
+fn row_key(r: &Row) -> Result<Key, StoreError> {
+    Ok(Key {
+        id: id(r.get("id"))?,
+        role: r.get::<_, &str>("role").parse::<Role>().map_err(|e| corrupt("key", e))?,
+        ts: ts(r.get("ts"))?,
+        ttl: opt_ts(r.get("ttl"))?,
+        data: data(r.get("data"))?,
+    })
+}
+
+fn row_cred(r: &Row) -> Result<StoredCredential, StoreError> {
+    Ok(StoredCredential {
+        credential: Credential {
+            id: id(r.get("id"))?,
+            document: DocRef::new(coll_name(r.get("document_coll"))?, id(r.get("document_id"))?),
+            ts: ts(r.get("ts"))?,
+            data: data(r.get("data"))?,
+        },
+        hash: r.get::<_, Option<String>>("password_hash").map(PasswordHash::new),
+    })
+}
+
+fn limit(n: usize) -> i64 {
+    i64::try_from(n.saturating_add(1)).unwrap_or(i64::MAX)
+}
+
+impl PgStore {
+    /// Builds the pool. Does not connect yet: call [`PgStore::migrate`] or
+    /// [`Store::ping`] to fail fast at start-up.
+    pub fn new(config: PgConfig) -> Result<Self, StoreError> {
+        let pg = config.pg_config()?;
+        let mgr = Manager::from_config(
+            pg,
+            NoTls,
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
+        let pool = Pool::builder(mgr)
+            .max_size(config.max_connections.max(1))
+            .wait_timeout(Some(config.acquire_timeout))
+            .create_timeout(Some(config.connect_timeout))
+            .recycle_timeout(Some(config.connect_timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        Ok(PgStore { pool, config })
+    }
+
+    /// The configuration this store was built with.
+    pub fn config(&self) -> &PgConfig {
+        &self.config
+    }
+
+    /// Applies pending migrations (see [`migrate`]).
+    pub async fn migrate(&self) -> Result<MigrationReport, MigrationError> {
+        let mut client = self.client().await.map_err(MigrationError::Store)?;
+        migrate::run(&mut client).await
+    }
+
+    async fn client(&self) -> Result<Object, StoreError> {
+        self.pool.get().await.map_err(map_pool)
+    }
+
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        let c = self.client().await?;
+        let stmt = c.prepare_cached(sql).await.map_err(map_pg)?;
+        c.query(&stmt, params).await.map_err(map_pg)
+    }
+
+    async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Option<Row>, StoreError> {
+        let c = self.client().await?;
+        let stmt = c.prepare_cached(sql).await.map_err(map_pg)?;
+        c.query_opt(&stmt, params).await.map_err(map_pg)
+    }
+
+    async fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        let c = self.client().await?;
+        let stmt = c.prepare_cached(sql).await.map_err(map_pg)?;
+        c.execute(&stmt, params).await.map_err(map_pg)
+    }
+
+    async fn collection_exists(&self, name: &CollectionName) -> Result<bool, StoreError> {
+        Ok(self.query_opt("SELECT 1 FROM collections WHERE name = $1", &[&name.as_str()]).await?.is_some())
+    }
+}
+
+fn found(n: u64) -> Result<(), StoreError> {
+    if n == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.query("SELECT 1", &[]).await.map(drop)
+    }
+
+    async fn create_collection(&self, coll: &Collection) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO collections (name, ts) VALUES ($1, $2)",
+            &[&coll.name.as_str(), &coll.ts.as_micros()],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn get_collection(&self, name: &CollectionName) -> Result<Collection, StoreError> {
+        let r = self
+            .query_opt("SELECT ts FROM collections WHERE name = $1", &[&name.as_str()])
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(Collection { name: name.clone(), ts: ts(r.get("ts"))? })
+    }
+
+    async fn list_collections(
+        &self,
+        after: Option<&CollectionName>,
+        n: usize,
+    ) -> Result<Page<Collection, CollectionName>, StoreError> {
+        let rows = self
+            .query(
+                "SELECT name, ts FROM collections WHERE $1::text IS NULL OR name > $1 \
+                 ORDER BY name COLLATE \"C\" LIMIT $2",
+                &[&after.map(CollectionName::as_str), &limit(n)],
+            )
+            .await?;
+        let items = rows
+            .iter()
+            .map(|r| Ok(Collection { name: coll_name(r.get("name"))?, ts: ts(r.get("ts"))? }))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Page::from_overfetch(items, n, |c| c.name.clone()))
+    }
+
+    async fn delete_collection(&self, name: &CollectionName) -> Result<(), StoreError> {
+        found(self.execute("DELETE FROM collections WHERE name = $1", &[&name.as_str()]).await?)
+    }
+
+    async fn create_document(&self, doc: &Document) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO documents (id, coll, ts, fields) VALUES ($1, $2, $3, $4)",
+            &[&doc.id.as_i64(), &doc.coll.as_str(), &doc.ts.as_micros(), &fields_json(&doc.fields)],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn get_document(&self, doc: &DocRef) -> Result<Document, StoreError> {
+        let r = self
+            .query_opt(
+                "SELECT id, ts, fields FROM documents WHERE id = $1 AND coll = $2",
+                &[&doc.id.as_i64(), &doc.coll.as_str()],
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        row_doc(&doc.coll, &r)
+    }
+
+    async fn find_documents(
+        &self,
+        coll: &CollectionName,
+        filter: &Fields,
+        after: Option<DocId>,
+        n: usize,
+    ) -> Result<Page<Document>, StoreError> {
+        // `@>` uses the GIN index; the NOT EXISTS turns containment into exact equality of
+        // each filtered field (containment alone would match arrays by subset).
+        let rows = self
+            .query(
+                "SELECT id, ts, fields FROM documents d \
+                 WHERE coll = $1 AND ($2::bigint IS NULL OR id > $2) AND fields @> $3 \
+                   AND NOT EXISTS (SELECT 1 FROM jsonb_each($3) f \
+                                   WHERE d.fields -> f.key IS DISTINCT FROM f.value) \
+                 ORDER BY id LIMIT $4",
+                &[&coll.as_str(), &after.map(DocId::as_i64), &fields_json(filter), &limit(n)],
+            )
+            .await?;
+        if rows.is_empty() && !self.collection_exists(coll).await? {
+            return Err(StoreError::NotFound);
+        }
+        let items = rows.iter().map(|r| row_doc(coll, r)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(items, n, |d| d.id))
+    }
+
+    async fn update_document(
+        &self,
+        doc: &DocRef,
+        patch: &Fields,
+        t: Timestamp,
+    ) -> Result<Document, StoreError> {
+        let set: serde_json::Map<String, Json> =
+            patch.as_map().iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let remove: Vec<&str> =
+            patch.as_map().iter().filter(|(_, v)| v.is_null()).map(|(k, _)| k.as_str()).collect();
+        let r = self
+            .query_opt(
+                "UPDATE documents SET fields = (fields || $3) - $4::text[], ts = $5 \
+                 WHERE id = $1 AND coll = $2 RETURNING id, ts, fields",
+                &[&doc.id.as_i64(), &doc.coll.as_str(), &Json::Object(set), &remove, &t.as_micros()],
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        row_doc(&doc.coll, &r)
+    }
+
+    async fn replace_document(
+        &self,
+        doc: &DocRef,
+        fields: &Fields,
+        t: Timestamp,
+    ) -> Result<Document, StoreError> {
+        let fields = fields.clone().without_nulls();
+        let r = self
+            .query_opt(
+                "UPDATE documents SET fields = $3, ts = $4 WHERE id = $1 AND coll = $2 \
+                 RETURNING id, ts, fields",
+                &[&doc.id.as_i64(), &doc.coll.as_str(), &fields_json(&fields), &t.as_micros()],
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        row_doc(&doc.coll, &r)
+    }
+
+    async fn delete_document(&self, doc: &DocRef) -> Result<(), StoreError> {
+        found(
+            self.execute(
+                "DELETE FROM documents WHERE id = $1 AND coll = $2",
+                &[&doc.id.as_i64(), &doc.coll.as_str()],
+            )
+            .await?,
+        )
+    }
+
+    async fn create_credential(&self, cred: &StoredCredential) -> Result<(), StoreError> {
+        let c = &cred.credential;
+        self.execute(
+            "INSERT INTO credentials (id, document_coll, document_id, ts, password_hash, data) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &c.id.as_i64(),
+                &c.document.coll.as_str(),
+                &c.document.id.as_i64(),
+                &c.ts.as_micros(),
+                &cred.hash.as_ref().map(PasswordHash::as_str),
+                &data_json(&c.data),
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn credential_by_id(&self, cid: DocId) -> Result<StoredCredential, StoreError> {
+        let r = self
+            .query_opt(concat!("SELECT ", cred_cols!(), " FROM credentials WHERE id = $1"), &[&cid.as_i64()])
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        row_cred(&r)
+    }
+
+    async fn credential_by_document(&self, doc: &DocRef) -> Result<StoredCredential, StoreError> {
+        let r = self
+            .query_opt(
+                concat!("SELECT ", cred_cols!(), " FROM credentials WHERE document_id = $1 AND document_coll = $2"),
+                &[&doc.id.as_i64(), &doc.coll.as_str()],
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        row_cred(&r)
+    }
+
+    async fn update_credential_hash(
+        &self,
+        cid: DocId,
+        hash: &PasswordHash,
+        t: Timestamp,
+    ) -> Result<Credential, StoreError> {
+        let r = self
+            .query_opt(
+                concat!("UPDATE credentials SET password_hash = $2, ts = $3 WHERE id = $1 RETURNING ", cred_cols!(), ""),
+                &[&cid.as_i64(), &hash.as_str(), &t.as_micros()],
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(row_cred(&r)?.credential)
+    }
+
+    async fn delete_credential(&self, cid: DocId) -> Result<(), StoreError> {
+        found(self.execute("DELETE FROM credentials WHERE id = $1", &[&cid.as_i64()]).await?)
+    }
+
+    async fn create_token(&self, t: &Token, digest: &SecretDigest) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO tokens (id, document_coll, document_id, digest, ts, ttl, origin, data) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &t.id.as_i64(),
+                &t.document.coll.as_str(),
+                &t.document.id.as_i64(),
+                &&digest.as_bytes()[..],
+                &t.ts.as_micros(),
+                &t.ttl.map(Timestamp::as_micros),
+                &t.origin.as_str(),
+                &data_json(&t.data),
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn token_by_digest(&self, digest: &SecretDigest) -> Result<Token, StoreError> {
+        let r = self
+            .query_opt(concat!("SELECT ", token_cols!(), " FROM tokens WHERE digest = $1"), &[&&digest.as_bytes()[..]])
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        row_token(&r)
+    }
+
+    async fn token_by_id(&self, tid: DocId) -> Result<Token, StoreError> {
+        let r = self
+            .query_opt(concat!("SELECT ", token_cols!(), " FROM tokens WHERE id = $1"), &[&tid.as_i64()])
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        row_token(&r)
+    }
+
+    async fn tokens_by_document(
+        &self,
+        doc: &DocRef,
+        after: Option<DocId>,
+        n: usize,
+    ) -> Result<Page<Token>, StoreError> {
+        let rows = self
+            .query(
+                concat!("SELECT ", token_cols!(), " FROM tokens WHERE document_id = $1 AND document_coll = $2 \
+                     AND ($3::bigint IS NULL OR id > $3) ORDER BY id LIMIT $4"),
+                &[&doc.id.as_i64(), &doc.coll.as_str(), &after.map(DocId::as_i64), &limit(n)],
+            )
+            .await?;
+        let items = rows.iter().map(row_token).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(items, n, |t| t.id))
+    }
+
+    async fn delete_token(&self, tid: DocId) -> Result<bool, StoreError> {
+        Ok(self.execute("DELETE FROM tokens WHERE id = $1", &[&tid.as_i64()]).await? > 0)
+    }
+
+    async fn delete_tokens_of_document(
+        &self,
+        doc: &DocRef,
+        except: Option<DocId>,
+    ) -> Result<u64, StoreError> {
+        self.execute(
+            "DELETE FROM tokens WHERE document_id = $1 AND document_coll = $2 \
+             AND ($3::bigint IS NULL OR id <> $3)",
+            &[&doc.id.as_i64(), &doc.coll.as_str(), &except.map(DocId::as_i64)],
+        )
+        .await
+    }
+
+    async fn delete_expired_tokens(&self, now: Timestamp, n: usize) -> Result<u64, StoreError> {
+        // SKIP LOCKED: concurrent sweepers (several instances) take disjoint batches, and a
+        // sweep never waits on rows a request is using.
+        self.execute(
+            "DELETE FROM tokens WHERE id IN (SELECT id FROM tokens WHERE ttl <= $1 \
+             ORDER BY ttl LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            &[&now.as_micros(), &(i64::try_from(n).unwrap_or(i64::MAX))],
+        )
+        .await
+    }
+
+    async fn create_key(&self, k: &Key, digest: &SecretDigest) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO keys (id, role, digest, ts, ttl, data) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &k.id.as_i64(),
+                &k.role.as_str(),
+                &&digest.as_bytes()[..],
+                &k.ts.as_micros(),
+                &k.ttl.map(Timestamp::as_micros),
+                &data_json(&k.data),
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn key_by_digest(&self, digest: &SecretDigest) -> Result<Key, StoreError> {
+        let r = self
+            .query_opt(concat!("SELECT ", key_cols!(), " FROM keys WHERE digest = $1"), &[&&digest.as_bytes()[..]])
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        row_key(&r)
+    }
+
+    async fn key_by_id(&self, kid: DocId) -> Result<Key, StoreError> {
+        let r = self
+            .query_opt(concat!("SELECT ", key_cols!(), " FROM keys WHERE id = $1"), &[&kid.as_i64()])
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        row_key(&r)
+    }
+
+    async fn list_keys(&self, after: Option<DocId>, n: usize) -> Result<Page<Key>, StoreError> {
+        let rows = self
+            .query(
+                concat!("SELECT ", key_cols!(), " FROM keys WHERE $1::bigint IS NULL OR id > $1 ORDER BY id LIMIT $2"),
+                &[&after.map(DocId::as_i64), &limit(n)],
+            )
+            .await?;
+        let items = rows.iter().map(row_key).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(items, n, |k| k.id))
+    }
+
+    async fn delete_key(&self, kid: DocId) -> Result<bool, StoreError> {
+        Ok(self.execute("DELETE FROM keys WHERE id = $1", &[&kid.as_i64()]).await? > 0)
+    }
+}
