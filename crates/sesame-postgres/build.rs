@@ -20,7 +20,12 @@ fn main() {
         let version: i32 = num.parse().expect("migration number");
         assert_eq!(version as usize, i + 1, "migrations must be numbered 1, 2, 3… without gaps");
         let abs = path.canonicalize().unwrap();
-        writeln!(out, "    Migration {{ version: {version}, name: {name:?}, sql: include_str!({:?}) }},", abs.display().to_string()).unwrap();
+        writeln!(
+            out,
+            "    Migration {{ version: {version}, name: {name:?}, sql: include_str!({:?}) }},",
+            abs.display().to_string()
+        )
+        .unwrap();
     }
     out.push(']');
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("migrations.rs");

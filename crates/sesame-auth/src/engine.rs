@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use sesame_model::{
-    Collection, CollectionName, Credential, Data, DocId, DocRef, Document, Fields, IdGenerator, Key,
-    Password, Role, Secret, SecretDigest, SecretKind, Timestamp, Token, TokenOrigin,
+    Collection, CollectionName, Credential, Data, DocId, DocRef, Document, Fields, IdGenerator,
+    Key, Password, Role, Secret, SecretDigest, SecretKind, Timestamp, Token, TokenOrigin,
     SECRET_RANDOM_BYTES,
 };
 use sesame_store::{constraint, Page, Store, StoreError, StoredCredential};
@@ -238,7 +238,10 @@ impl Engine {
         name: &CollectionName,
     ) -> Result<Collection, AuthError> {
         self.check(p, Access::ReadSchema)?;
-        self.store.get_collection(name).await.map_err(|e| AuthError::from_store(e, coll_not_found(name)))
+        self.store
+            .get_collection(name)
+            .await
+            .map_err(|e| AuthError::from_store(e, coll_not_found(name)))
     }
 
     /// Lists collections by name.
@@ -260,7 +263,10 @@ impl Engine {
         name: &CollectionName,
     ) -> Result<(), AuthError> {
         self.check(p, Access::WriteSchema)?;
-        self.store.delete_collection(name).await.map_err(|e| AuthError::from_store(e, coll_not_found(name)))
+        self.store
+            .delete_collection(name)
+            .await
+            .map_err(|e| AuthError::from_store(e, coll_not_found(name)))
     }
 
     // ----- documents ---------------------------------------------------------------------
@@ -342,7 +348,10 @@ impl Engine {
     /// Deletes a document, its credential and its tokens (`doc.delete()`).
     pub async fn delete_document(&self, p: &Principal, doc: &DocRef) -> Result<(), AuthError> {
         self.check(p, Access::WriteDocument(&doc.coll))?;
-        self.store.delete_document(doc).await.map_err(|e| AuthError::from_store(e, doc_not_found(doc)))
+        self.store
+            .delete_document(doc)
+            .await
+            .map_err(|e| AuthError::from_store(e, doc_not_found(doc)))
     }
 
     // ----- credentials -------------------------------------------------------------------
@@ -535,12 +544,14 @@ impl Engine {
         data: Option<Data>,
         origin: TokenOrigin,
     ) -> Result<NewToken, AuthError> {
-        let secret = Secret::from_random_bytes(SecretKind::Token, &random_bytes::<SECRET_RANDOM_BYTES>()?);
+        let secret =
+            Secret::from_random_bytes(SecretKind::Token, &random_bytes::<SECRET_RANDOM_BYTES>()?);
         let digest = secret.digest();
         let ts = self.clock.now();
         let token = self
             .with_fresh_id(|id| {
-                let t = Token { id, document: document.clone(), ts, ttl, data: data.clone(), origin };
+                let t =
+                    Token { id, document: document.clone(), ts, ttl, data: data.clone(), origin };
                 async move { self.store.create_token(&t, &digest).await.map(|()| t) }
             })
             .await
@@ -589,7 +600,11 @@ impl Engine {
     }
 
     /// Deletes a credential (`credential.delete()`); its document can no longer log in.
-    pub async fn delete_credential(&self, p: &Principal, credential: DocId) -> Result<(), AuthError> {
+    pub async fn delete_credential(
+        &self,
+        p: &Principal,
+        credential: DocId,
+    ) -> Result<(), AuthError> {
         self.check(p, Access::WriteCredential)?;
         self.store
             .delete_credential(credential)
@@ -727,7 +742,8 @@ impl Engine {
         ttl: Option<Timestamp>,
         data: Option<Data>,
     ) -> Result<NewKey, AuthError> {
-        let secret = Secret::from_random_bytes(SecretKind::Key, &random_bytes::<SECRET_RANDOM_BYTES>()?);
+        let secret =
+            Secret::from_random_bytes(SecretKind::Key, &random_bytes::<SECRET_RANDOM_BYTES>()?);
         let digest = secret.digest();
         let ts = self.clock.now();
         let key = self
@@ -771,7 +787,10 @@ impl Engine {
     /// A key by id (admin).
     pub async fn get_key(&self, p: &Principal, id: DocId) -> Result<Key, AuthError> {
         self.check(p, Access::ReadKeys)?;
-        self.store.key_by_id(id).await.map_err(|e| AuthError::from_store(e, item_not_found("Key", id)))
+        self.store
+            .key_by_id(id)
+            .await
+            .map_err(|e| AuthError::from_store(e, item_not_found("Key", id)))
     }
 
     /// Revokes a key (admin).

@@ -89,7 +89,9 @@ impl AuthError {
             StoreError::NotFound => AuthError::not_found(what()),
             StoreError::Conflict { constraint } => AuthError::ConstraintFailure {
                 message: match constraint.as_str() {
-                    sesame_store::constraint::COLLECTION_NAME => "Collection already exists.".into(),
+                    sesame_store::constraint::COLLECTION_NAME => {
+                        "Collection already exists.".into()
+                    }
                     _ => "Failed unique constraint.".into(),
                 },
             },

@@ -114,7 +114,8 @@ impl Hasher {
         self.run(move || {
             let mut salt = [0u8; 16];
             getrandom::fill(&mut salt).map_err(|e| AuthError::Internal(e.to_string().into()))?;
-            let salt = SaltString::encode_b64(&salt).map_err(|e| AuthError::Internal(e.to_string().into()))?;
+            let salt = SaltString::encode_b64(&salt)
+                .map_err(|e| AuthError::Internal(e.to_string().into()))?;
             let phc = argon(params)?
                 .hash_password(password.as_bytes(), &salt)
                 .map_err(|e| AuthError::Internal(e.to_string().into()))?;

@@ -49,13 +49,16 @@ impl Principal {
         use Access::*;
         match self {
             Principal::Key { role: Role::Admin, .. } => true,
-            Principal::Key { role: Role::Server, .. } => !matches!(
-                access,
-                WriteSchema | ReadKeys | WriteKeys
-            ),
+            Principal::Key { role: Role::Server, .. } => {
+                !matches!(access, WriteSchema | ReadKeys | WriteKeys)
+            }
             Principal::Key { role: Role::ServerReadonly, .. } => matches!(
                 access,
-                ReadSchema | ReadDocument(_) | ListDocuments(_) | ReadCredential(_) | Verify
+                ReadSchema
+                    | ReadDocument(_)
+                    | ListDocuments(_)
+                    | ReadCredential(_)
+                    | Verify
                     | ReadToken(_)
             ),
             Principal::Key { .. } => false,

@@ -4,9 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use sesame_model::{
-    CollectionName, DocRef, Fields, Password, Role, Secret, SecretKind, Timestamp,
-};
+use sesame_model::{CollectionName, DocRef, Fields, Password, Role, Secret, SecretKind, Timestamp};
 use sesame_store::{MemoryStore, Store};
 
 use crate::*;
@@ -55,10 +53,20 @@ impl World {
         self.person(&c, "Jane", "Doe", "sekret").await
     }
 
-    async fn person(&self, c: &CollectionName, first: &str, last: &str, password: &str) -> (DocRef, sesame_model::DocId) {
+    async fn person(
+        &self,
+        c: &CollectionName,
+        first: &str,
+        last: &str,
+        password: &str,
+    ) -> (DocRef, sesame_model::DocId) {
         let d = self
             .engine
-            .create_document(&self.admin, c.clone(), fields(json!({"firstName": first, "lastName": last})))
+            .create_document(
+                &self.admin,
+                c.clone(),
+                fields(json!({"firstName": first, "lastName": last})),
+            )
             .await
             .unwrap();
         let cred = self
@@ -93,18 +101,29 @@ async fn seed_tutorial_log_in_and_log_out() {
         .create_document(
             &w.admin,
             customer.clone(),
-            fields(json!({"firstName": "Jane", "lastName": "Doe", "email": "jane.doe@example.com"})),
+            fields(
+                json!({"firstName": "Jane", "lastName": "Doe", "email": "jane.doe@example.com"}),
+            ),
         )
         .await
         .unwrap();
     // Credential.create({ document: customer, password: "sekret" })
-    let cred =
-        w.engine.create_credential(&w.admin, jane.doc_ref(), Some(pw("sekret")), None).await.unwrap();
+    let cred = w
+        .engine
+        .create_credential(&w.admin, jane.doc_ref(), Some(pw("sekret")), None)
+        .await
+        .unwrap();
     assert_eq!(cred.document, jane.doc_ref());
     // Customer.byName("Jane", "Doe").first()
     let found = w
         .engine
-        .find_documents(&w.admin, &customer, &fields(json!({"firstName": "Jane", "lastName": "Doe"})), None, None)
+        .find_documents(
+            &w.admin,
+            &customer,
+            &fields(json!({"firstName": "Jane", "lastName": "Doe"})),
+            None,
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(found.data, vec![jane.clone()]);
@@ -136,7 +155,8 @@ async fn seed_tutorial_log_in_and_log_out() {
 async fn token_ttl_is_enforced_at_use_time_and_swept_later() {
     let w = world();
     let (_, cred) = w.jane().await;
-    let t = w.engine.login(&w.admin, cred, &pw("sekret"), Some(t0().plus_seconds(60))).await.unwrap();
+    let t =
+        w.engine.login(&w.admin, cred, &pw("sekret"), Some(t0().plus_seconds(60))).await.unwrap();
     assert_eq!(w.code_of(&t.secret).await, "ok");
     w.clock.advance_secs(59);
     assert_eq!(w.code_of(&t.secret).await, "ok");
@@ -154,7 +174,11 @@ async fn token_ttl_is_enforced_at_use_time_and_swept_later() {
 #[tokio::test]
 async fn key_ttl_is_enforced() {
     let w = world();
-    let k = w.engine.create_key(&w.admin, Role::Server, Some(t0().plus_seconds(10)), None).await.unwrap();
+    let k = w
+        .engine
+        .create_key(&w.admin, Role::Server, Some(t0().plus_seconds(10)), None)
+        .await
+        .unwrap();
     assert_eq!(w.code_of(&k.secret).await, "ok");
     w.clock.advance_secs(10);
     assert_eq!(w.code_of(&k.secret).await, "unauthorized");
@@ -201,7 +225,13 @@ async fn wrong_password_is_invalid_secret_and_creates_no_token() {
     let e = w.engine.login(&w.admin, cred, &pw("Sekret"), None).await.unwrap_err();
     assert_eq!(e.code(), "invalid_secret");
     assert_eq!(e.to_string(), "Provided secret did not match.");
-    assert!(w.engine.tokens_of_document(&w.admin, &jane, None, None).await.unwrap().data.is_empty());
+    assert!(w
+        .engine
+        .tokens_of_document(&w.admin, &jane, None, None)
+        .await
+        .unwrap()
+        .data
+        .is_empty());
     assert!(!w.engine.verify(&w.admin, cred, &pw("nope")).await.unwrap());
     assert!(w.engine.verify(&w.admin, cred, &pw("sekret")).await.unwrap());
 }
@@ -213,8 +243,13 @@ async fn rejected_logins_cost_the_same_hashing_work() {
     let (_, cred) = w.person(&customer, "Jane", "Doe", "sekret").await;
     w.person(&customer, "Twin", "Doe", "a").await;
     w.person(&customer, "Twin", "Doe", "b").await;
-    let no_pw_doc = w.engine.create_document(&w.admin, customer.clone(), fields(json!({"firstName": "Sso"}))).await.unwrap();
-    let no_pw = w.engine.create_credential(&w.admin, no_pw_doc.doc_ref(), None, None).await.unwrap();
+    let no_pw_doc = w
+        .engine
+        .create_document(&w.admin, customer.clone(), fields(json!({"firstName": "Sso"})))
+        .await
+        .unwrap();
+    let no_pw =
+        w.engine.create_credential(&w.admin, no_pw_doc.doc_ref(), None, None).await.unwrap();
     let deleted = w.person(&customer, "Gone", "Doe", "sekret").await;
     w.engine.delete_credential(&w.admin, deleted.1).await.unwrap();
     // Warm the dummy hash so its one-off creation is not counted below.
@@ -227,11 +262,26 @@ async fn rejected_logins_cost_the_same_hashing_work() {
         ("wrong password", e.login(a, cred, &pw("wrong"), None).await),
         ("missing credential", e.login(a, deleted.1, &pw("sekret"), None).await),
         ("credential without password", e.login(a, no_pw.id, &pw("sekret"), None).await),
-        ("unknown identity", e.login_by_match(a, &customer, &by_match("Nobody"), &pw("sekret"), None).await),
-        ("ambiguous identity", e.login_by_match(a, &customer, &by_match("Twin"), &pw("a"), None).await),
-        ("unknown collection", e.login_by_match(a, &coll("Nope"), &by_match("Jane"), &pw("sekret"), None).await),
-        ("wrong password by match", e.login_by_match(a, &customer, &by_match("Jane"), &pw("wrong"), None).await),
-        ("document without credential", e.login_by_document(a, &no_pw_doc.doc_ref(), &pw("x"), None).await),
+        (
+            "unknown identity",
+            e.login_by_match(a, &customer, &by_match("Nobody"), &pw("sekret"), None).await,
+        ),
+        (
+            "ambiguous identity",
+            e.login_by_match(a, &customer, &by_match("Twin"), &pw("a"), None).await,
+        ),
+        (
+            "unknown collection",
+            e.login_by_match(a, &coll("Nope"), &by_match("Jane"), &pw("sekret"), None).await,
+        ),
+        (
+            "wrong password by match",
+            e.login_by_match(a, &customer, &by_match("Jane"), &pw("wrong"), None).await,
+        ),
+        (
+            "document without credential",
+            e.login_by_document(a, &no_pw_doc.doc_ref(), &pw("x"), None).await,
+        ),
     ];
     let mut before = w.engine.hash_stats();
     // Each reject above did exactly one verification and no hashing: recompute by replaying.
@@ -271,7 +321,10 @@ async fn password_length_is_checked_before_hashing() {
     let doc = w.engine.create_document(&w.admin, customer, Fields::new()).await.unwrap();
     let before = w.engine.hash_stats();
     for bad in [String::new(), "short".into(), "x".repeat(1025), "x".repeat(1_000_000)] {
-        let e = w.engine.create_credential(&w.admin, doc.doc_ref(), Some(Password::new(bad)), None).await;
+        let e = w
+            .engine
+            .create_credential(&w.admin, doc.doc_ref(), Some(Password::new(bad)), None)
+            .await;
         assert_eq!(e.unwrap_err().code(), "invalid_argument");
     }
     assert_eq!(w.engine.hash_stats(), before, "nothing hashed");
@@ -317,7 +370,9 @@ async fn outdated_hashes_are_rehashed_on_successful_login() {
     assert!(old_hash.as_str().contains("m=8,t=1,p=1"));
 
     let new_params = HashParams { m_cost_kib: 16, t_cost: 1, p_cost: 1 };
-    let new = Engine::new(store.clone(), AuthConfig { hash_params: new_params, ..AuthConfig::default() }).unwrap();
+    let new =
+        Engine::new(store.clone(), AuthConfig { hash_params: new_params, ..AuthConfig::default() })
+            .unwrap();
     // A failed login leaves the hash alone.
     assert!(new.login(&admin, cred.id, &pw("wrong"), None).await.is_err());
     assert_eq!(store.credential_by_id(cred.id).await.unwrap().hash.unwrap(), old_hash);
@@ -336,7 +391,8 @@ async fn hashing_concurrency_is_bounded() {
         AuthConfig::default().hash_concurrency,
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).saturating_sub(1).max(1)
     );
-    let hasher = Arc::new(Hasher::new(HashParams { m_cost_kib: 4096, t_cost: 3, p_cost: 1 }, 1).unwrap());
+    let hasher =
+        Arc::new(Hasher::new(HashParams { m_cost_kib: 4096, t_cost: 3, p_cost: 1 }, 1).unwrap());
     let tasks: Vec<_> = (0..4)
         .map(|i| {
             let h = hasher.clone();
@@ -364,7 +420,10 @@ async fn secrets_are_256_bit_prefixed_and_stored_only_as_digests() {
     let k = w.engine.create_key(&w.admin, Role::Server, None, None).await.unwrap();
     assert!(t.secret.expose().starts_with("snt_") && k.secret.expose().starts_with("snk_"));
     assert_eq!(t.secret.expose().len(), 4 + 43, "32 random bytes = 256 bits");
-    assert_ne!(t.secret.expose(), w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap().secret.expose());
+    assert_ne!(
+        t.secret.expose(),
+        w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap().secret.expose()
+    );
     // Stored under the SHA-256 digest; nothing printable carries the secret.
     assert_eq!(w.store.token_by_digest(&t.secret.digest()).await.unwrap(), t.token);
     assert_eq!(w.store.key_by_digest(&k.secret.digest()).await.unwrap(), k.key);
@@ -377,7 +436,10 @@ async fn secrets_are_256_bit_prefixed_and_stored_only_as_digests() {
 #[tokio::test]
 async fn configured_admin_secret_is_admin() {
     let admin_secret = Secret::new("operator-chosen-admin-secret-0123456789".into());
-    let w = world_with(AuthConfig { admin_secret: Some(admin_secret.clone()), ..AuthConfig::insecure_fast_for_tests() });
+    let w = world_with(AuthConfig {
+        admin_secret: Some(admin_secret.clone()),
+        ..AuthConfig::insecure_fast_for_tests()
+    });
     let p = w.engine.authenticate(&admin_secret).await.unwrap();
     assert_eq!(p, Principal::Key { key_id: None, role: Role::Admin });
     let near = Secret::new("operator-chosen-admin-secret-012345678".into());
@@ -388,7 +450,8 @@ async fn configured_admin_secret_is_admin() {
 async fn credentials_are_unique_and_need_a_document() {
     let w = world();
     let (jane, _) = w.jane().await;
-    let e = w.engine.create_credential(&w.admin, jane.clone(), Some(pw("x")), None).await.unwrap_err();
+    let e =
+        w.engine.create_credential(&w.admin, jane.clone(), Some(pw("x")), None).await.unwrap_err();
     assert_eq!(e.code(), "constraint_failure");
     let missing = DocRef::new(coll("Customer"), "1".parse().unwrap());
     let e = w.engine.create_credential(&w.admin, missing, Some(pw("x")), None).await.unwrap_err();
@@ -469,11 +532,30 @@ async fn privilege_matrix() {
     }
     use Op::*;
     let all = [
-        CreateCollection, ListCollections, CreateDocument, ReadOwnIdentity, ReadOtherIdentity,
-        FindDocuments, UpdateOwnIdentity, DeleteOtherIdentity, CreateCredential, ReadOwnCredential,
-        ReadOtherCredential, ReadOtherCredentialById, ChangeOwnPassword, Verify, Login, CreateToken,
-        ReadOwnToken, ReadSiblingToken, ReadOtherToken, ListOwnTokens, ListOtherTokens,
-        RevokeOtherToken, CreateKey, ListKeys,
+        CreateCollection,
+        ListCollections,
+        CreateDocument,
+        ReadOwnIdentity,
+        ReadOtherIdentity,
+        FindDocuments,
+        UpdateOwnIdentity,
+        DeleteOtherIdentity,
+        CreateCredential,
+        ReadOwnCredential,
+        ReadOtherCredential,
+        ReadOtherCredentialById,
+        ChangeOwnPassword,
+        Verify,
+        Login,
+        CreateToken,
+        ReadOwnToken,
+        ReadSiblingToken,
+        ReadOtherToken,
+        ListOwnTokens,
+        ListOtherTokens,
+        RevokeOtherToken,
+        CreateKey,
+        ListKeys,
     ];
     let allowed = |who: &str, op: Op| -> bool {
         match who {
@@ -481,19 +563,34 @@ async fn privilege_matrix() {
             "server" => !matches!(op, CreateCollection | CreateKey | ListKeys),
             "readonly" => matches!(
                 op,
-                ListCollections | ReadOwnIdentity | ReadOtherIdentity | FindDocuments
-                    | ReadOwnCredential | ReadOtherCredential | ReadOtherCredentialById | Verify
-                    | ReadOwnToken | ReadSiblingToken | ReadOtherToken | ListOwnTokens
+                ListCollections
+                    | ReadOwnIdentity
+                    | ReadOtherIdentity
+                    | FindDocuments
+                    | ReadOwnCredential
+                    | ReadOtherCredential
+                    | ReadOtherCredentialById
+                    | Verify
+                    | ReadOwnToken
+                    | ReadSiblingToken
+                    | ReadOtherToken
+                    | ListOwnTokens
                     | ListOtherTokens
             ),
             "token" => matches!(
                 op,
-                ReadOwnIdentity | ReadOwnCredential | ReadOwnToken | ReadSiblingToken | ListOwnTokens
+                ReadOwnIdentity
+                    | ReadOwnCredential
+                    | ReadOwnToken
+                    | ReadSiblingToken
+                    | ListOwnTokens
             ),
             _ => unreachable!(),
         }
     };
-    for (who, p) in [("admin", &admin_key), ("server", &server), ("readonly", &readonly), ("token", &token)] {
+    for (who, p) in
+        [("admin", &admin_key), ("server", &server), ("readonly", &readonly), ("token", &token)]
+    {
         for op in all {
             let e = &w.engine;
             // Fresh targets for destructive operations, so each case is independent.
@@ -501,15 +598,26 @@ async fn privilege_matrix() {
             let victim_tok = e.login(&w.admin, victim.1, &pw("pw"), None).await.unwrap();
             let spare = e.create_document(&w.admin, customer.clone(), Fields::new()).await.unwrap();
             let r: Result<(), AuthError> = match op {
-                CreateCollection => e.create_collection(p, format!("C{}", victim.0.id).parse().unwrap()).await.map(drop),
+                CreateCollection => e
+                    .create_collection(p, format!("C{}", victim.0.id).parse().unwrap())
+                    .await
+                    .map(drop),
                 ListCollections => e.list_collections(p, None, None).await.map(drop),
-                CreateDocument => e.create_document(p, customer.clone(), Fields::new()).await.map(drop),
+                CreateDocument => {
+                    e.create_document(p, customer.clone(), Fields::new()).await.map(drop)
+                }
                 ReadOwnIdentity => e.get_document(p, &jane).await.map(drop),
                 ReadOtherIdentity => e.get_document(p, &john).await.map(drop),
-                FindDocuments => e.find_documents(p, &customer, &Fields::new(), None, None).await.map(drop),
-                UpdateOwnIdentity => e.update_document(p, &jane, &fields(json!({"x": 1}))).await.map(drop),
+                FindDocuments => {
+                    e.find_documents(p, &customer, &Fields::new(), None, None).await.map(drop)
+                }
+                UpdateOwnIdentity => {
+                    e.update_document(p, &jane, &fields(json!({"x": 1}))).await.map(drop)
+                }
                 DeleteOtherIdentity => e.delete_document(p, &victim.0).await.map(drop),
-                CreateCredential => e.create_credential(p, spare.doc_ref(), Some(pw("x")), None).await.map(drop),
+                CreateCredential => {
+                    e.create_credential(p, spare.doc_ref(), Some(pw("x")), None).await.map(drop)
+                }
                 ReadOwnCredential => e.credential_by_document(p, &jane).await.map(drop),
                 ReadOtherCredential => e.credential_by_document(p, &john).await.map(drop),
                 ReadOtherCredentialById => e.get_credential(p, john_cred).await.map(drop),
@@ -529,7 +637,9 @@ async fn privilege_matrix() {
             let expect = allowed(who, op);
             match r {
                 Ok(()) => assert!(expect, "{who} may not {op:?}, but it succeeded"),
-                Err(AuthError::PermissionDenied) => assert!(!expect, "{who} should be able to {op:?}"),
+                Err(AuthError::PermissionDenied) => {
+                    assert!(!expect, "{who} should be able to {op:?}")
+                }
                 Err(other) => panic!("{who} {op:?}: unexpected {other:?}"),
             }
             if !expect {

@@ -79,7 +79,10 @@ impl FromStr for TokenOrigin {
         match s {
             "login" => Ok(TokenOrigin::Login),
             "create" => Ok(TokenOrigin::Create),
-            _ => Err(ModelError::InvalidField(format!("unknown token origin `{}`", s.escape_debug()))),
+            _ => Err(ModelError::InvalidField(format!(
+                "unknown token origin `{}`",
+                s.escape_debug()
+            ))),
         }
     }
 }
@@ -274,7 +277,11 @@ impl SecretDigest {
 
 impl fmt::Debug for SecretDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretDigest({:02x}{:02x}{:02x}{:02x}…)", self.0[0], self.0[1], self.0[2], self.0[3])
+        write!(
+            f,
+            "SecretDigest({:02x}{:02x}{:02x}{:02x}…)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
     }
 }
 

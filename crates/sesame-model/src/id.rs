@@ -56,7 +56,10 @@ impl FromStr for DocId {
             }
             format!("`{}` is not a document id", t.escape_debug())
         };
-        if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) || s.starts_with('0')
+        if s.is_empty()
+            || s.len() > 19
+            || !s.bytes().all(|b| b.is_ascii_digit())
+            || s.starts_with('0')
         {
             return Err(ModelError::InvalidId(shown()));
         }

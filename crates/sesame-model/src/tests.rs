@@ -12,7 +12,8 @@ fn doc_ids_parse_only_canonical_positive_decimals() {
         let id: DocId = ok.parse().unwrap();
         assert_eq!(id.to_string(), ok);
     }
-    for bad in ["", "0", "01", "-1", "+1", "1.0", " 1", "9223372036854775808", "abc", "１", "1e3"] {
+    for bad in ["", "0", "01", "-1", "+1", "1.0", " 1", "9223372036854775808", "abc", "１", "1e3"]
+    {
         assert!(bad.parse::<DocId>().is_err(), "{bad:?} parsed");
     }
 }
@@ -59,7 +60,8 @@ fn collection_names() {
     for ok in ["Customer", "Manager", "_private", "a", "User_2"] {
         assert_eq!(ok.parse::<CollectionName>().unwrap().as_str(), ok);
     }
-    for bad in ["", "_", "1abc", "a-b", "a b", "Ä", "x'; DROP TABLE documents; --", &"a".repeat(65)] {
+    for bad in ["", "_", "1abc", "a-b", "a b", "Ä", "x'; DROP TABLE documents; --", &"a".repeat(65)]
+    {
         let e = bad.parse::<CollectionName>().unwrap_err();
         assert_eq!(e.code(), "invalid_collection_name", "{bad:?}");
     }

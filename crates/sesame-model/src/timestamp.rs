@@ -48,7 +48,9 @@ impl Timestamp {
 
     /// This time plus `secs` seconds, saturating at the end of the representable range.
     pub fn plus_seconds(self, secs: i64) -> Timestamp {
-        Timestamp(self.0.saturating_add(secs.saturating_mul(1_000_000)).clamp(MIN_MICROS, MAX_MICROS))
+        Timestamp(
+            self.0.saturating_add(secs.saturating_mul(1_000_000)).clamp(MIN_MICROS, MAX_MICROS),
+        )
     }
 
     /// This time plus `us` microseconds, saturating.

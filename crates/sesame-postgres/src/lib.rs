@@ -61,6 +61,11 @@ impl PgConfig {
         redact_url(&self.url)
     }
 
+    /// Checks that the URL parses (without connecting).
+    pub fn check(&self) -> Result<(), StoreError> {
+        self.pg_config().map(drop)
+    }
+
     pub(crate) fn pg_config(&self) -> Result<tokio_postgres::Config, StoreError> {
         let mut c: tokio_postgres::Config = self.url.parse().map_err(|_| {
             StoreError::Other(format!("invalid database URL {}", self.redacted_url()).into())
@@ -289,7 +294,10 @@ impl PgStore {
     }
 
     async fn collection_exists(&self, name: &CollectionName) -> Result<bool, StoreError> {
-        Ok(self.query_opt("SELECT 1 FROM collections WHERE name = $1", &[&name.as_str()]).await?.is_some())
+        Ok(self
+            .query_opt("SELECT 1 FROM collections WHERE name = $1", &[&name.as_str()])
+            .await?
+            .is_some())
     }
 }
 
@@ -399,15 +407,25 @@ impl Store for PgStore {
         patch: &Fields,
         t: Timestamp,
     ) -> Result<Document, StoreError> {
-        let set: serde_json::Map<String, Json> =
-            patch.as_map().iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let set: serde_json::Map<String, Json> = patch
+            .as_map()
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let remove: Vec<&str> =
             patch.as_map().iter().filter(|(_, v)| v.is_null()).map(|(k, _)| k.as_str()).collect();
         let r = self
             .query_opt(
                 "UPDATE documents SET fields = (fields || $3) - $4::text[], ts = $5 \
                  WHERE id = $1 AND coll = $2 RETURNING id, ts, fields",
-                &[&doc.id.as_i64(), &doc.coll.as_str(), &Json::Object(set), &remove, &t.as_micros()],
+                &[
+                    &doc.id.as_i64(),
+                    &doc.coll.as_str(),
+                    &Json::Object(set),
+                    &remove,
+                    &t.as_micros(),
+                ],
             )
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -462,7 +480,10 @@ impl Store for PgStore {
 
     async fn credential_by_id(&self, cid: DocId) -> Result<StoredCredential, StoreError> {
         let r = self
-            .query_opt(concat!("SELECT ", cred_cols!(), " FROM credentials WHERE id = $1"), &[&cid.as_i64()])
+            .query_opt(
+                concat!("SELECT ", cred_cols!(), " FROM credentials WHERE id = $1"),
+                &[&cid.as_i64()],
+            )
             .await?
             .ok_or(StoreError::NotFound)?;
         row_cred(&r)
@@ -471,7 +492,11 @@ impl Store for PgStore {
     async fn credential_by_document(&self, doc: &DocRef) -> Result<StoredCredential, StoreError> {
         let r = self
             .query_opt(
-                concat!("SELECT ", cred_cols!(), " FROM credentials WHERE document_id = $1 AND document_coll = $2"),
+                concat!(
+                    "SELECT ",
+                    cred_cols!(),
+                    " FROM credentials WHERE document_id = $1 AND document_coll = $2"
+                ),
                 &[&doc.id.as_i64(), &doc.coll.as_str()],
             )
             .await?
@@ -487,7 +512,11 @@ impl Store for PgStore {
     ) -> Result<Credential, StoreError> {
         let r = self
             .query_opt(
-                concat!("UPDATE credentials SET password_hash = $2, ts = $3 WHERE id = $1 RETURNING ", cred_cols!(), ""),
+                concat!(
+                    "UPDATE credentials SET password_hash = $2, ts = $3 WHERE id = $1 RETURNING ",
+                    cred_cols!(),
+                    ""
+                ),
                 &[&cid.as_i64(), &hash.as_str(), &t.as_micros()],
             )
             .await?
@@ -520,7 +549,10 @@ impl Store for PgStore {
 
     async fn token_by_digest(&self, digest: &SecretDigest) -> Result<Token, StoreError> {
         let r = self
-            .query_opt(concat!("SELECT ", token_cols!(), " FROM tokens WHERE digest = $1"), &[&&digest.as_bytes()[..]])
+            .query_opt(
+                concat!("SELECT ", token_cols!(), " FROM tokens WHERE digest = $1"),
+                &[&&digest.as_bytes()[..]],
+            )
             .await?
             .ok_or(StoreError::NotFound)?;
         row_token(&r)
@@ -528,7 +560,10 @@ impl Store for PgStore {
 
     async fn token_by_id(&self, tid: DocId) -> Result<Token, StoreError> {
         let r = self
-            .query_opt(concat!("SELECT ", token_cols!(), " FROM tokens WHERE id = $1"), &[&tid.as_i64()])
+            .query_opt(
+                concat!("SELECT ", token_cols!(), " FROM tokens WHERE id = $1"),
+                &[&tid.as_i64()],
+            )
             .await?
             .ok_or(StoreError::NotFound)?;
         row_token(&r)
@@ -542,8 +577,12 @@ impl Store for PgStore {
     ) -> Result<Page<Token>, StoreError> {
         let rows = self
             .query(
-                concat!("SELECT ", token_cols!(), " FROM tokens WHERE document_id = $1 AND document_coll = $2 \
-                     AND ($3::bigint IS NULL OR id > $3) ORDER BY id LIMIT $4"),
+                concat!(
+                    "SELECT ",
+                    token_cols!(),
+                    " FROM tokens WHERE document_id = $1 AND document_coll = $2 \
+                     AND ($3::bigint IS NULL OR id > $3) ORDER BY id LIMIT $4"
+                ),
                 &[&doc.id.as_i64(), &doc.coll.as_str(), &after.map(DocId::as_i64), &limit(n)],
             )
             .await?;
@@ -597,7 +636,10 @@ impl Store for PgStore {
 
     async fn key_by_digest(&self, digest: &SecretDigest) -> Result<Key, StoreError> {
         let r = self
-            .query_opt(concat!("SELECT ", key_cols!(), " FROM keys WHERE digest = $1"), &[&&digest.as_bytes()[..]])
+            .query_opt(
+                concat!("SELECT ", key_cols!(), " FROM keys WHERE digest = $1"),
+                &[&&digest.as_bytes()[..]],
+            )
             .await?
             .ok_or(StoreError::NotFound)?;
         row_key(&r)
@@ -605,7 +647,10 @@ impl Store for PgStore {
 
     async fn key_by_id(&self, kid: DocId) -> Result<Key, StoreError> {
         let r = self
-            .query_opt(concat!("SELECT ", key_cols!(), " FROM keys WHERE id = $1"), &[&kid.as_i64()])
+            .query_opt(
+                concat!("SELECT ", key_cols!(), " FROM keys WHERE id = $1"),
+                &[&kid.as_i64()],
+            )
             .await?
             .ok_or(StoreError::NotFound)?;
         row_key(&r)
@@ -614,7 +659,11 @@ impl Store for PgStore {
     async fn list_keys(&self, after: Option<DocId>, n: usize) -> Result<Page<Key>, StoreError> {
         let rows = self
             .query(
-                concat!("SELECT ", key_cols!(), " FROM keys WHERE $1::bigint IS NULL OR id > $1 ORDER BY id LIMIT $2"),
+                concat!(
+                    "SELECT ",
+                    key_cols!(),
+                    " FROM keys WHERE $1::bigint IS NULL OR id > $1 ORDER BY id LIMIT $2"
+                ),
                 &[&after.map(DocId::as_i64), &limit(n)],
             )
             .await?;

@@ -6,8 +6,8 @@
 //! checksum differs from the embedded file, or that has files this binary does not know, is
 //! refused with a clear error rather than run against.
 
-use sha2::{Digest as _, Sha256};
 use sesame_store::StoreError;
+use sha2::{Digest as _, Sha256};
 
 use crate::error::map_pg;
 

@@ -6,6 +6,7 @@
 //! Schemas are named `sesame_t_<unix seconds>_<random>`; ones older than an hour, left by
 //! crashed runs, are dropped when a process first asks for a test store.
 
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -31,7 +32,11 @@ fn unavailable(why: &str) -> Option<TestDb> {
     if in_ci() {
         panic!("Postgres tests must run under CI, but {why}");
     }
-    eprintln!("SKIPPED: Postgres test not run: {why}. Set SESAME_TEST_DATABASE_URL (see README).");
+    // Straight to the stderr handle: the test harness captures `eprintln!`, not this.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: Postgres test not run: {why}. Set SESAME_TEST_DATABASE_URL (see README)."
+    );
     None
 }
 
@@ -64,7 +69,9 @@ impl TestDb {
         };
         let client = match connect(&url).await {
             Ok(c) => c,
-            Err(e) => return unavailable(&format!("cannot connect to {}: {e}", crate::redact_url(&url))),
+            Err(e) => {
+                return unavailable(&format!("cannot connect to {}: {e}", crate::redact_url(&url)))
+            }
         };
         SWEPT.get_or_init(|| sweep(&client)).await;
         let mut r = [0u8; 6];
@@ -73,7 +80,8 @@ impl TestDb {
         let suffix: String = r.iter().map(|b| format!("{b:02x}")).collect();
         let schema = format!("sesame_t_{now}_{suffix}");
         client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.expect("create test schema");
-        let config = PgConfig { schema: Some(schema.clone()), max_connections: 40, ..PgConfig::new(url) };
+        let config =
+            PgConfig { schema: Some(schema.clone()), max_connections: 40, ..PgConfig::new(url) };
         let store = Arc::new(PgStore::new(config.clone()).expect("valid test config"));
         Some(TestDb { store, schema, config })
     }
@@ -90,7 +98,8 @@ async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Er
 }
 
 async fn sweep(client: &tokio_postgres::Client) {
-    let cutoff = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs().saturating_sub(3600);
+    let cutoff =
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs().saturating_sub(3600);
     let Ok(rows) = client
         .query("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'sesame\\_t\\_%'", &[])
         .await

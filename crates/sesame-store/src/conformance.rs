@@ -257,7 +257,8 @@ pub async fn documents_crud(store: Arc<dyn Store>) {
     assert_eq!(f.store.get_document(&d.doc_ref()).await.unwrap(), u);
 
     let t2 = now().plus_seconds(2);
-    let r = f.store.replace_document(&d.doc_ref(), &fields(json!({"only": true})), t2).await.unwrap();
+    let r =
+        f.store.replace_document(&d.doc_ref(), &fields(json!({"only": true})), t2).await.unwrap();
     assert_eq!(serde_json::Value::Object(r.fields.as_map().clone()), json!({"only": true}));
     assert_eq!(f.store.get_document(&d.doc_ref()).await.unwrap(), r);
 
@@ -286,8 +287,11 @@ pub async fn find_documents_by_exact_equality(store: Arc<dyn Store>) {
     let f = Fixture::new(store);
     let c = f.coll("Customer").await;
     let m = f.coll("Manager").await;
-    let jane = f.doc(&c, json!({"firstName": "Jane", "lastName": "Doe", "tags": ["a", "b"], "n": 1})).await;
-    let _john = f.doc(&c, json!({"firstName": "John", "lastName": "Doe", "tags": ["a"], "n": "1"})).await;
+    let jane = f
+        .doc(&c, json!({"firstName": "Jane", "lastName": "Doe", "tags": ["a", "b"], "n": 1}))
+        .await;
+    let _john =
+        f.doc(&c, json!({"firstName": "John", "lastName": "Doe", "tags": ["a"], "n": "1"})).await;
     let _mgr = f.doc(&m, json!({"firstName": "Jane", "lastName": "Doe"})).await;
     let find = |filter: serde_json::Value| {
         let store = f.store.clone();
@@ -355,8 +359,11 @@ pub async fn credentials_one_per_document(store: Arc<dyn Store>) {
     assert_not_found(f.store.credential_by_id(second.credential.id).await);
 
     let t = now().plus_seconds(5);
-    let updated =
-        f.store.update_credential_hash(cred.credential.id, &PasswordHash::new("new".into()), t).await.unwrap();
+    let updated = f
+        .store
+        .update_credential_hash(cred.credential.id, &PasswordHash::new("new".into()), t)
+        .await
+        .unwrap();
     assert_eq!(updated.ts, t);
     let back = f.store.credential_by_document(&d.doc_ref()).await.unwrap();
     assert_eq!(back.hash, Some(PasswordHash::new("new".into())));
@@ -489,7 +496,9 @@ pub async fn expired_tokens_are_swept_in_bounded_batches(store: Arc<dyn Store>) 
 pub async fn keys_lifecycle(store: Arc<dyn Store>) {
     let f = Fixture::new(store);
     let mut made = Vec::new();
-    for (i, role) in [Role::Admin, Role::Server, Role::ServerReadonly, Role::Server].into_iter().enumerate() {
+    for (i, role) in
+        [Role::Admin, Role::Server, Role::ServerReadonly, Role::Server].into_iter().enumerate()
+    {
         let mut k = f.key(role);
         if i == 1 {
             k.ttl = Some(now().plus_seconds(60));
@@ -499,7 +508,10 @@ pub async fn keys_lifecycle(store: Arc<dyn Store>) {
         f.store.create_key(&k, &dg).await.unwrap();
         assert_eq!(f.store.key_by_digest(&dg).await.unwrap(), k);
         assert_eq!(f.store.key_by_id(k.id).await.unwrap(), k);
-        assert_conflict(f.store.create_key(&Key { id: f.id(), ..k.clone() }, &dg).await, crate::constraint::SECRET_DIGEST);
+        assert_conflict(
+            f.store.create_key(&Key { id: f.id(), ..k.clone() }, &dg).await,
+            crate::constraint::SECRET_DIGEST,
+        );
         made.push((k, dg));
     }
     let p1 = f.store.list_keys(None, 3).await.unwrap();

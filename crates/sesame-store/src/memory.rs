@@ -330,8 +330,13 @@ impl Store for MemoryStore {
 
     async fn delete_expired_tokens(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
         let mut s = self.state.write();
-        let expired: Vec<DocId> =
-            s.tokens_by_ttl.iter().take_while(|(ttl, _)| *ttl <= now).take(limit).map(|(_, id)| *id).collect();
+        let expired: Vec<DocId> = s
+            .tokens_by_ttl
+            .iter()
+            .take_while(|(ttl, _)| *ttl <= now)
+            .take(limit)
+            .map(|(_, id)| *id)
+            .collect();
         let mut n = 0;
         for id in expired {
             if s.remove_token(id) {

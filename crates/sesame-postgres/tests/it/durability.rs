@@ -27,7 +27,12 @@ async fn jane_with_token(store: &PgStore) -> (DocRef, Token, SecretDigest) {
     };
     store.create_document(&doc).await.unwrap();
     let cred = StoredCredential {
-        credential: Credential { id: ids.next(now()), document: doc.doc_ref(), ts: now(), data: None },
+        credential: Credential {
+            id: ids.next(now()),
+            document: doc.doc_ref(),
+            ts: now(),
+            data: None,
+        },
         hash: Some(PasswordHash::new("$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA".into())),
     };
     store.create_credential(&cred).await.unwrap();
@@ -77,7 +82,10 @@ async fn document_delete_cascades_in_the_database() {
     client.execute("DELETE FROM documents WHERE id = $1", &[&doc.id.as_i64()]).await.unwrap();
     assert_eq!((count("credentials").await, count("tokens").await), (0, 0));
     // And deleting the collection cascades to documents.
-    client.execute("INSERT INTO documents (id, coll, ts) VALUES (42, 'Customer', 0)", &[]).await.unwrap();
+    client
+        .execute("INSERT INTO documents (id, coll, ts) VALUES (42, 'Customer', 0)", &[])
+        .await
+        .unwrap();
     client.execute("DELETE FROM collections WHERE name = 'Customer'", &[]).await.unwrap();
     assert_eq!(count("documents").await, 0);
 }

@@ -1,0 +1,208 @@
+//! The `sesame` command line: `serve` (default), `migrate`, `key create`.
+//!
+//! Wires configuration, storage, the engine and the HTTP server together; `main.rs` only calls
+//! [`main`]. Secrets printed here (a generated admin key, `key create`) go to the terminal once,
+//! never through the logger.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser as _;
+use sesame_auth::{AuthConfig, Engine};
+use sesame_model::{Role, Timestamp};
+use sesame_postgres::PgStore;
+use sesame_store::{MemoryStore, Store};
+use tokio::net::TcpListener;
+
+use crate::config::{Cli, Command, Config, DbArgs, KeyCommand, KeyCreateArgs, StoreConfig};
+use crate::{serve, telemetry, App};
+
+/// Runs the command line; the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sesame: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        match cli.command {
+            None => run_serve(cli.serve).await,
+            Some(Command::Serve(a)) => run_serve(a).await,
+            Some(Command::Migrate(a)) => run_migrate(a).await,
+            Some(Command::Key { command: KeyCommand::Create(a) }) => run_key_create(a).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(code, msg)) => {
+            eprintln!("sesame: {msg}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// An exit code and the message explaining it.
+struct Failure(u8, String);
+
+fn config_err(e: impl std::fmt::Display) -> Failure {
+    Failure(2, e.to_string())
+}
+
+fn runtime_err(e: impl std::fmt::Display) -> Failure {
+    Failure(1, e.to_string())
+}
+
+async fn postgres(cfg: sesame_postgres::PgConfig, migrate: bool) -> Result<PgStore, Failure> {
+    let url = cfg.redacted_url();
+    let store = PgStore::new(cfg).map_err(|e| config_err(format!("database: {e}")))?;
+    store.ping().await.map_err(|e| {
+        let mut msg = format!("cannot reach Postgres at {url}: {e}");
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            msg.push_str(&format!(": {s}"));
+            src = s.source();
+        }
+        runtime_err(msg)
+    })?;
+    if migrate {
+        let report = store.migrate().await.map_err(runtime_err)?;
+        tracing::info!(applied = ?report.applied, version = report.current, "database schema is current");
+    }
+    Ok(store)
+}
+
+async fn run_serve(args: crate::config::ServeArgs) -> Result<(), Failure> {
+    let cfg = Config::from_args(args).map_err(config_err)?;
+    telemetry::init(cfg.log_format);
+    tracing::debug!(config = ?cfg, "configuration");
+    let (store, persistent): (Arc<dyn Store>, bool) = match &cfg.store {
+        StoreConfig::Memory => {
+            tracing::warn!("using the in-memory store: nothing will persist across restarts (set DATABASE_URL for Postgres)");
+            (Arc::new(MemoryStore::new()), false)
+        }
+        StoreConfig::Postgres(pg) => (Arc::new(postgres(pg.clone(), cfg.migrate).await?), true),
+    };
+    let engine = Arc::new(Engine::new(store, cfg.auth.clone()).map_err(config_err)?);
+    if cfg.auth.admin_secret.is_none() {
+        if persistent {
+            if !engine.has_admin_key().await.map_err(runtime_err)? {
+                return Err(Failure(
+                    2,
+                    "no admin key exists in this database and no admin secret is set.\n  \
+                     Mint one:  sesame key create --role admin --database-url <url>\n  \
+                     or set SESAME_ADMIN_SECRET (16+ characters) to an operator secret."
+                        .into(),
+                ));
+            }
+        } else {
+            let k = engine.mint_key(Role::Admin, None, None).await.map_err(runtime_err)?;
+            // Straight to the terminal, once; never through the logger.
+            eprintln!(
+                "sesame: generated an admin key for this in-memory run (shown once):\n  {}",
+                k.secret.expose()
+            );
+        }
+    }
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| runtime_err(format!("cannot listen on {}: {e}", cfg.listen)))?;
+    let addr = listener.local_addr().map_err(runtime_err)?;
+    tracing::info!(%addr, store = if persistent { "postgres" } else { "memory" }, "sesame listening on http://{addr}");
+    if let Some(every) = cfg.sweep_interval {
+        tokio::spawn(sweeper(engine.clone(), every));
+    }
+    let app = Arc::new(App::new(engine, cfg.server.clone()));
+    serve(listener, app, shutdown_signal()).await.map_err(runtime_err)?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Deletes expired tokens every `every`, in batches of 1000 so no statement holds locks long.
+async fn sweeper(engine: Arc<Engine>, every: Duration) {
+    const BATCH: usize = 1000;
+    loop {
+        tokio::time::sleep(every).await;
+        let mut total = 0;
+        loop {
+            match engine.sweep_expired_tokens(BATCH).await {
+                Ok(n) => {
+                    total += n;
+                    if n < BATCH as u64 {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "expired-token sweep failed");
+                    break;
+                }
+            }
+        }
+        if total > 0 {
+            tracing::info!(deleted = total, "expired tokens swept");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("received Ctrl-C"),
+        () = term => tracing::info!("received SIGTERM"),
+    }
+}
+
+async fn run_migrate(a: DbArgs) -> Result<(), Failure> {
+    telemetry::init(a.log_format);
+    let cfg = crate::config::pg_config(&a.database_url, 2, Duration::from_secs(10))
+        .map_err(config_err)?;
+    let store = postgres(cfg, false).await?;
+    let report = store.migrate().await.map_err(runtime_err)?;
+    if report.applied.is_empty() {
+        eprintln!("sesame: schema is current (version {})", report.current);
+    } else {
+        eprintln!(
+            "sesame: applied migrations {:?}; schema version {}",
+            report.applied, report.current
+        );
+    }
+    Ok(())
+}
+
+async fn run_key_create(a: KeyCreateArgs) -> Result<(), Failure> {
+    telemetry::init(a.db.log_format);
+    let role: Role = a.role.parse().map_err(config_err)?;
+    let cfg = crate::config::pg_config(&a.db.database_url, 2, Duration::from_secs(10))
+        .map_err(config_err)?;
+    let store: Arc<dyn Store> = Arc::new(postgres(cfg, true).await?);
+    let engine = Engine::new(store, AuthConfig::default()).map_err(config_err)?;
+    let ttl = match a.ttl {
+        None => None,
+        Some(t) => Some(match t.parse::<i64>() {
+            Ok(secs) if secs > 0 => engine.now().plus_seconds(secs),
+            Ok(_) => return Err(config_err("--ttl in seconds must be positive")),
+            Err(_) => Timestamp::parse_rfc3339(&t).map_err(config_err)?,
+        }),
+    };
+    let k = engine.mint_key(role, ttl, None).await.map_err(runtime_err)?;
+    eprintln!("sesame: created {} key {} (the secret below is shown once)", k.key.role, k.key.id);
+    println!("{}", k.secret.expose());
+    Ok(())
+}

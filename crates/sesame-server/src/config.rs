@@ -1,0 +1,248 @@
+//! Configuration: the only code that reads flags and environment variables.
+//!
+//! `clap` parses flags with environment fallbacks (`SESAME_*`, `DATABASE_URL`); [`Config`] turns
+//! them into the typed sections other crates own ([`AuthConfig`], [`PgConfig`],
+//! [`ServerConfig`]). Secrets (the admin secret, the database password) are hidden from
+//! `--help` and redacted in `Debug`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use sesame_auth::{AuthConfig, HashParams};
+use sesame_model::Secret;
+use sesame_postgres::PgConfig;
+
+use crate::telemetry::LogFormat;
+use crate::ServerConfig;
+
+/// Sesame: identities, password credentials, tokens and keys, after Fauna's auth model.
+#[derive(Debug, Parser)]
+#[command(name = "sesame", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    /// Flags of `serve`, when no subcommand is given.
+    pub serve: ServeArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(DbArgs),
+    /// Manage keys directly in the database.
+    Key {
+        /// What to do with keys.
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+/// Key subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Mint a key and print its secret once, on standard output.
+    Create(KeyCreateArgs),
+}
+
+/// Flags of `sesame serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (HTTP/1.1 and cleartext HTTP/2 on one port).
+    #[arg(long, env = "SESAME_LISTEN", default_value = "127.0.0.1:8787")]
+    pub listen: SocketAddr,
+    /// Postgres URL (postgres://user:pass@host:port/db). Absent: an in-memory store that keeps
+    /// nothing across restarts.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// A secret that authenticates as admin (at least 16 characters), compared in constant time
+    /// and never stored. Absent with the memory store: an admin key is generated and printed
+    /// once. Absent with Postgres: an admin key must exist (`sesame key create --role admin`).
+    #[arg(long, env = "SESAME_ADMIN_SECRET", hide_env_values = true)]
+    pub admin_secret: Option<String>,
+    /// Log line format.
+    #[arg(long, env = "SESAME_LOG_FORMAT", value_enum, default_value = "human")]
+    pub log_format: LogFormat,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "SESAME_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+    /// Argon2id memory per hash, KiB (OWASP: 19456).
+    #[arg(long, env = "SESAME_HASH_MEMORY_KIB", default_value_t = HashParams::OWASP.m_cost_kib)]
+    pub hash_memory_kib: u32,
+    /// Argon2id iterations (OWASP: 2).
+    #[arg(long, env = "SESAME_HASH_ITERATIONS", default_value_t = HashParams::OWASP.t_cost)]
+    pub hash_iterations: u32,
+    /// Argon2id lanes (OWASP: 1).
+    #[arg(long, env = "SESAME_HASH_PARALLELISM", default_value_t = HashParams::OWASP.p_cost)]
+    pub hash_parallelism: u32,
+    /// Hashes run at once [default: CPUs − 1, at least 1].
+    #[arg(long, env = "SESAME_HASH_THREADS")]
+    pub hash_threads: Option<usize>,
+    /// Shortest password accepted when one is set, in bytes.
+    #[arg(long, env = "SESAME_MIN_PASSWORD_LENGTH", default_value_t = 1)]
+    pub min_password_length: usize,
+    /// Longest password accepted, in bytes.
+    #[arg(long, env = "SESAME_MAX_PASSWORD_LENGTH", default_value_t = 1024)]
+    pub max_password_length: usize,
+    /// Most Postgres connections.
+    #[arg(long, env = "SESAME_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: usize,
+    /// Longest wait to connect to Postgres or get a pooled connection, seconds.
+    #[arg(long, env = "SESAME_DB_TIMEOUT_SECS", default_value_t = 5)]
+    pub db_timeout_secs: u64,
+    /// Longest wait for in-flight requests at shutdown, seconds.
+    #[arg(long, env = "SESAME_SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
+    pub shutdown_timeout_secs: u64,
+    /// How often expired tokens are deleted, seconds (0: never; expiry is enforced at use
+    /// time regardless).
+    #[arg(long, env = "SESAME_SWEEP_INTERVAL_SECS", default_value_t = 60)]
+    pub sweep_interval_secs: u64,
+    /// Do not apply migrations at start-up (run `sesame migrate` yourself).
+    #[arg(long, env = "SESAME_SKIP_MIGRATIONS")]
+    pub skip_migrations: bool,
+}
+
+/// Flags of commands that only need the database.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Postgres URL.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+    /// Log line format.
+    #[arg(long, env = "SESAME_LOG_FORMAT", value_enum, default_value = "human")]
+    pub log_format: LogFormat,
+}
+
+/// Flags of `sesame key create`.
+#[derive(Debug, Clone, Args)]
+pub struct KeyCreateArgs {
+    /// The database.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The key's role.
+    #[arg(long, value_parser = ["admin", "server", "server-readonly"])]
+    pub role: String,
+    /// When the key expires: RFC 3339 time, or seconds from now.
+    #[arg(long)]
+    pub ttl: Option<String>,
+}
+
+/// Where data lives.
+#[derive(Debug, Clone)]
+pub enum StoreConfig {
+    /// In memory; lost on exit.
+    Memory,
+    /// In Postgres.
+    Postgres(PgConfig),
+}
+
+/// Everything `serve` needs, typed and checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// HTTP settings.
+    pub server: ServerConfig,
+    /// Engine settings.
+    pub auth: AuthConfig,
+    /// Storage.
+    pub store: StoreConfig,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Sweep interval; `None` disables the sweeper.
+    pub sweep_interval: Option<Duration>,
+    /// Whether to apply migrations at start-up.
+    pub migrate: bool,
+}
+
+/// A configuration value is invalid; the message names the flag and variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Builds the Postgres section from a URL and the pool flags.
+pub fn pg_config(
+    url: &str,
+    max_connections: usize,
+    timeout: Duration,
+) -> Result<PgConfig, ConfigError> {
+    let cfg = PgConfig {
+        max_connections: max_connections.max(1),
+        connect_timeout: timeout,
+        acquire_timeout: timeout,
+        ..PgConfig::new(url)
+    };
+    if cfg.check().is_err() {
+        return Err(ConfigError(format!(
+            "--database-url / DATABASE_URL is not a valid Postgres URL: {}",
+            cfg.redacted_url()
+        )));
+    }
+    Ok(cfg)
+}
+
+impl Config {
+    /// Checks the flags of `serve`.
+    pub fn from_args(a: ServeArgs) -> Result<Config, ConfigError> {
+        let admin_secret = match a.admin_secret {
+            Some(s) if s.len() < 16 || s.len() > 512 || s.chars().any(char::is_whitespace) => {
+                return Err(ConfigError(
+                    "--admin-secret / SESAME_ADMIN_SECRET must be 16 to 512 characters without spaces".into(),
+                ));
+            }
+            other => other.map(Secret::new),
+        };
+        if a.min_password_length > a.max_password_length || a.max_password_length == 0 {
+            return Err(ConfigError(
+                "--min-password-length must not exceed --max-password-length (which must be at least 1)".into(),
+            ));
+        }
+        let hash_params = HashParams {
+            m_cost_kib: a.hash_memory_kib,
+            t_cost: a.hash_iterations,
+            p_cost: a.hash_parallelism,
+        };
+        if sesame_auth::Hasher::new(hash_params, 1).is_err() {
+            return Err(ConfigError(
+                "--hash-memory-kib / --hash-iterations / --hash-parallelism are not valid Argon2 parameters (memory must be at least 8 × parallelism)".into(),
+            ));
+        }
+        let store = match a.database_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => StoreConfig::Postgres(pg_config(
+                url,
+                a.db_max_connections,
+                Duration::from_secs(a.db_timeout_secs.max(1)),
+            )?),
+            None => StoreConfig::Memory,
+        };
+        Ok(Config {
+            listen: a.listen,
+            server: ServerConfig {
+                max_body_bytes: a.max_body_bytes.max(1),
+                shutdown_timeout: Duration::from_secs(a.shutdown_timeout_secs),
+                ..ServerConfig::default()
+            },
+            auth: AuthConfig {
+                hash_params,
+                hash_concurrency: a
+                    .hash_threads
+                    .unwrap_or_else(AuthConfig::default_hash_concurrency)
+                    .max(1),
+                min_password_len: a.min_password_length,
+                max_password_len: a.max_password_length,
+                admin_secret,
+                ..AuthConfig::default()
+            },
+            store,
+            log_format: a.log_format,
+            sweep_interval: (a.sweep_interval_secs > 0)
+                .then(|| Duration::from_secs(a.sweep_interval_secs)),
+            migrate: !a.skip_migrations,
+        })
+    }
+}

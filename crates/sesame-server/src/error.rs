@@ -1,0 +1,123 @@
+//! [`ApiError`] and the one function that maps errors to HTTP: [`ApiError::status`].
+//!
+//! Engine errors keep their stable codes; this crate adds only protocol-level ones
+//! (`invalid_request`, `not_found`, `method_not_allowed`, `request_size_exceeded`,
+//! `unsupported_media_type`). The body is always `{"error":{"code","message"}}`. Internal and
+//! store errors are logged with their source chain and answered with a generic message.
+
+use http::{header, HeaderValue, Response, StatusCode};
+use sesame_auth::AuthError;
+
+use crate::wire::{json_response, Body};
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// From the engine.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The request is malformed: bad JSON, wrong types, unknown fields, bad query or path.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// No such route.
+    #[error("No such route.")]
+    RouteNotFound,
+    /// The route exists, but not with this method.
+    #[error("Method not allowed.")]
+    MethodNotAllowed(&'static str),
+    /// The body is larger than the configured limit.
+    #[error("Request entity is too large (limit {0} bytes).")]
+    TooLarge(usize),
+    /// The body is not JSON.
+    #[error("Content-Type must be application/json.")]
+    UnsupportedMediaType,
+    /// A handler panicked or something else unexpected happened.
+    #[error("Internal error.")]
+    Internal,
+}
+
+impl ApiError {
+    /// Every code the server can answer with (engine codes included).
+    pub const CODES: &'static [&'static str] = &[
+        "unauthorized",
+        "permission_denied",
+        "invalid_secret",
+        "constraint_failure",
+        "document_not_found",
+        "invalid_argument",
+        "unavailable",
+        "internal",
+        "invalid_request",
+        "not_found",
+        "method_not_allowed",
+        "request_size_exceeded",
+        "unsupported_media_type",
+    ];
+
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Auth(e) => e.code(),
+            ApiError::InvalidRequest(_) => "invalid_request",
+            ApiError::RouteNotFound => "not_found",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::TooLarge(_) => "request_size_exceeded",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::Internal => "internal",
+        }
+    }
+
+    /// The HTTP status for each code: the only place this mapping exists.
+    pub fn status(&self) -> StatusCode {
+        match self.code() {
+            "unauthorized" => StatusCode::UNAUTHORIZED,
+            "permission_denied" => StatusCode::FORBIDDEN,
+            "invalid_secret" | "invalid_argument" | "invalid_request" => StatusCode::BAD_REQUEST,
+            "document_not_found" | "not_found" => StatusCode::NOT_FOUND,
+            "constraint_failure" => StatusCode::CONFLICT,
+            "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
+            "request_size_exceeded" => StatusCode::PAYLOAD_TOO_LARGE,
+            "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The response: status, `{"error":{"code","message"}}`, and the headers some codes need.
+    pub fn into_response(self) -> Response<Body> {
+        let status = self.status();
+        if status.is_server_error() {
+            // Full chain for operators; clients get only the generic message.
+            let mut chain = String::new();
+            let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&self);
+            while let Some(e) = src {
+                chain.push_str(": ");
+                chain.push_str(&e.to_string());
+                src = e.source();
+            }
+            tracing::error!(code = self.code(), "request failed{chain}");
+        }
+        let body = serde_json::json!({"error": {"code": self.code(), "message": self.to_string()}});
+        let mut resp = json_response(status, &body);
+        let h = resp.headers_mut();
+        match &self {
+            ApiError::Auth(AuthError::Unauthorized) => {
+                h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::MethodNotAllowed(allow) => {
+                h.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            ApiError::Auth(AuthError::Unavailable(_)) => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
+impl From<sesame_model::ModelError> for ApiError {
+    fn from(e: sesame_model::ModelError) -> Self {
+        ApiError::Auth(AuthError::from(e))
+    }
+}

@@ -1,0 +1,265 @@
+//! Request handling: decode, one engine call, encode.
+//!
+//! [`handle`] does the protocol steps every request shares (route, method, authentication, body
+//! limit, content type) and then dispatches to one small arm per route. No privilege check,
+//! hashing or token logic lives here: the engine does all of that.
+
+use bytes::Bytes;
+use http::{header, HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use serde_json::json;
+use sesame_auth::AuthError;
+use sesame_model::{CollectionName, DocId, DocRef, Fields, Role, Secret};
+
+use crate::error::ApiError;
+use crate::router::Route;
+use crate::wire::{self, json_response, no_content, Body};
+use crate::App;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// Handles one request. Every failure becomes a response; nothing reaches hyper.
+pub async fn handle<B>(app: &App, req: Request<B>) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    match dispatch(app, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Result<Secret> {
+    let unauthorized = || ApiError::Auth(AuthError::Unauthorized);
+    let v = headers.get(header::AUTHORIZATION).ok_or_else(unauthorized)?;
+    let v = v.to_str().map_err(|_| unauthorized())?;
+    let (scheme, secret) = v.split_once(' ').ok_or_else(unauthorized)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(unauthorized());
+    }
+    let secret = secret.trim();
+    if secret.is_empty() || secret.len() > 512 {
+        return Err(unauthorized());
+    }
+    Ok(Secret::new(secret.to_owned()))
+}
+
+async fn read_body<B>(app: &App, headers: &HeaderMap, body: B) -> Result<Bytes>
+where
+    B: hyper::body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().map_err(|_| ApiError::UnsupportedMediaType)?;
+        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if mime != "application/json" && !mime.ends_with("+json") {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+    }
+    let limit = app.config.max_body_bytes;
+    if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()) {
+        if len.parse::<u64>().map_or(true, |n| n > limit as u64) {
+            return Err(ApiError::TooLarge(limit));
+        }
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::TooLarge(limit)),
+        Err(e) => Err(ApiError::InvalidRequest(format!("could not read the body: {e}"))),
+    }
+}
+
+fn coll(s: &str) -> Result<CollectionName> {
+    Ok(s.parse()?)
+}
+
+fn id(s: &str) -> Result<DocId> {
+    Ok(s.parse()?)
+}
+
+fn doc(c: &str, i: &str) -> Result<DocRef> {
+    Ok(DocRef::new(coll(c)?, id(i)?))
+}
+
+fn ok(v: serde_json::Value) -> Result<Response<Body>> {
+    Ok(json_response(StatusCode::OK, &v))
+}
+
+fn created(v: serde_json::Value) -> Result<Response<Body>> {
+    Ok(json_response(StatusCode::CREATED, &v))
+}
+
+async fn dispatch<B>(app: &App, req: Request<B>) -> Result<Response<Body>>
+where
+    B: hyper::body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let (parts, body) = req.into_parts();
+    let route = Route::parse(parts.uri.path())?;
+    let m = parts.method.clone();
+    if !route.allows(&m) {
+        return Err(ApiError::MethodNotAllowed(route.allow()));
+    }
+    let query = parts.uri.query();
+    if route.is_public() {
+        return match route {
+            Route::Readyz => match app.engine.ready().await {
+                Ok(()) => ok(json!({"status": "ready"})),
+                Err(e) => Err(e.into()),
+            },
+            _ => ok(json!({"status": "ok"})),
+        };
+    }
+    let p = app.engine.authenticate(&bearer(&parts.headers)?).await?;
+    let body = if matches!(m, Method::POST | Method::PATCH | Method::PUT) {
+        read_body(app, &parts.headers, body).await?
+    } else {
+        Bytes::new()
+    };
+    let e = &app.engine;
+    let now = || e.now();
+    use Route as R;
+    match (route, m) {
+        (R::Collections, Method::POST) => {
+            let b: wire::CreateCollection = wire::parse(&body)?;
+            created(wire::collection(&e.create_collection(&p, coll(&b.name)?).await?))
+        }
+        (R::Collections, _) => {
+            let q = wire::list_query(query, false)?;
+            let page = e.list_collections(&p, wire::after_name(q.after)?.as_ref(), q.size).await?;
+            ok(wire::page(&page, wire::collection))
+        }
+        (R::Collection(c), Method::DELETE) => {
+            e.delete_collection(&p, &coll(&c)?).await?;
+            Ok(no_content())
+        }
+        (R::Collection(c), _) => ok(wire::collection(&e.get_collection(&p, &coll(&c)?).await?)),
+        (R::Documents(c), Method::POST) => {
+            let f = wire::fields(wire::parse_json(&body)?)?;
+            created(wire::document(&e.create_document(&p, coll(&c)?, f).await?))
+        }
+        (R::Documents(c), _) => {
+            let q = wire::list_query(query, true)?;
+            let filter = Fields::parse(q.filter)?;
+            let page =
+                e.find_documents(&p, &coll(&c)?, &filter, wire::after_id(q.after)?, q.size).await?;
+            ok(wire::page(&page, wire::document))
+        }
+        (R::Document(c, i), Method::GET) => {
+            ok(wire::document(&e.get_document(&p, &doc(&c, &i)?).await?))
+        }
+        (R::Document(c, i), Method::PATCH) => {
+            let f = wire::fields(wire::parse_json(&body)?)?;
+            ok(wire::document(&e.update_document(&p, &doc(&c, &i)?, &f).await?))
+        }
+        (R::Document(c, i), Method::PUT) => {
+            let f = wire::fields(wire::parse_json(&body)?)?;
+            ok(wire::document(&e.replace_document(&p, &doc(&c, &i)?, f).await?))
+        }
+        (R::Document(c, i), _) => {
+            e.delete_document(&p, &doc(&c, &i)?).await?;
+            Ok(no_content())
+        }
+        (R::DocumentCredential(c, i), _) => {
+            ok(wire::credential(&e.credential_by_document(&p, &doc(&c, &i)?).await?))
+        }
+        (R::DocumentTokens(c, i), Method::GET) => {
+            let q = wire::list_query(query, false)?;
+            let page =
+                e.tokens_of_document(&p, &doc(&c, &i)?, wire::after_id(q.after)?, q.size).await?;
+            ok(wire::page(&page, wire::token))
+        }
+        (R::DocumentTokens(c, i), _) => {
+            let n = e.delete_tokens_of_document(&p, &doc(&c, &i)?).await?;
+            ok(json!({ "revoked": n }))
+        }
+        (R::Credentials, _) => {
+            let b: wire::CreateCredential = wire::parse(&body)?;
+            let (d, data) = (b.document.parse()?, wire::data(b.data)?);
+            created(wire::credential(
+                &e.create_credential(&p, d, b.password.map(wire::password), data).await?,
+            ))
+        }
+        (R::Credential(i), Method::GET) => {
+            ok(wire::credential(&e.get_credential(&p, id(&i)?).await?))
+        }
+        (R::Credential(i), Method::PATCH) => {
+            let b: wire::ChangePassword = wire::parse(&body)?;
+            ok(wire::credential(
+                &e.change_password(&p, id(&i)?, &wire::password(b.password)).await?,
+            ))
+        }
+        (R::Credential(i), _) => {
+            e.delete_credential(&p, id(&i)?).await?;
+            Ok(no_content())
+        }
+        (R::CredentialLogin(i), _) => {
+            let b: wire::Login = wire::parse(&body)?;
+            let ttl = wire::ttl(b.ttl, now())?;
+            created(wire::new_token(&e.login(&p, id(&i)?, &wire::password(b.password), ttl).await?))
+        }
+        (R::CredentialVerify(i), _) => {
+            let b: wire::Verify = wire::parse(&body)?;
+            ok(json!({ "valid": e.verify(&p, id(&i)?, &wire::password(b.password)).await? }))
+        }
+        (R::Login, _) => {
+            let b: wire::LoginByMatch = wire::parse(&body)?;
+            let ttl = wire::ttl(b.ttl, now())?;
+            let matching = wire::fields(b.matching)?;
+            let t = e
+                .login_by_match(
+                    &p,
+                    &coll(&b.collection)?,
+                    &matching,
+                    &wire::password(b.password),
+                    ttl,
+                )
+                .await?;
+            created(wire::new_token(&t))
+        }
+        (R::Tokens, _) => {
+            let b: wire::CreateToken = wire::parse(&body)?;
+            let (d, ttl, data) =
+                (b.document.parse()?, wire::ttl(b.ttl, now())?, wire::data(b.data)?);
+            created(wire::new_token(&e.create_token(&p, d, ttl, data).await?))
+        }
+        (R::TokenSelf, Method::GET) => match e.current_token(&p) {
+            Some(t) => ok(wire::token(t)),
+            None => {
+                Err(ApiError::Auth(AuthError::invalid("a key has no token; use a token secret")))
+            }
+        },
+        (R::TokenSelf, _) => {
+            e.logout(&p).await?;
+            Ok(no_content())
+        }
+        (R::Token(i), Method::GET) => ok(wire::token(&e.get_token(&p, id(&i)?).await?)),
+        (R::Token(i), _) => {
+            e.delete_token(&p, id(&i)?).await?;
+            Ok(no_content())
+        }
+        (R::Identity, _) => match e.identity(&p).await? {
+            Some(d) => ok(wire::document(&d)),
+            None => {
+                Err(ApiError::Auth(AuthError::invalid("a key has no identity; use a token secret")))
+            }
+        },
+        (R::Keys, Method::POST) => {
+            let b: wire::CreateKey = wire::parse(&body)?;
+            let (role, ttl, data) =
+                (b.role.parse::<Role>()?, wire::ttl(b.ttl, now())?, wire::data(b.data)?);
+            created(wire::new_key(&e.create_key(&p, role, ttl, data).await?))
+        }
+        (R::Keys, _) => {
+            let q = wire::list_query(query, false)?;
+            ok(wire::page(&e.list_keys(&p, wire::after_id(q.after)?, q.size).await?, wire::key))
+        }
+        (R::Key(i), Method::GET) => ok(wire::key(&e.get_key(&p, id(&i)?).await?)),
+        (R::Key(i), _) => {
+            e.delete_key(&p, id(&i)?).await?;
+            Ok(no_content())
+        }
+        (R::Healthz | R::Readyz, _) => unreachable!("public routes answered above"),
+    }
+}

@@ -1,0 +1,446 @@
+//! The REST wire format: request decoding and response encoding, by hand from domain types.
+//!
+//! Domain types are not `Serialize`; this module is the only place that decides how a document,
+//! credential, token or key looks in JSON (Fauna's shapes: `id` as a string, `coll`, `ts` as
+//! RFC 3339). Request bodies are parsed strictly: duplicate keys anywhere, unknown fields, wrong
+//! types and nesting deeper than serde_json's limit are `invalid_request`, naming the field.
+
+use std::fmt;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+use http_body_util::Full;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use sesame_auth::{NewKey, NewToken};
+use sesame_model::{
+    Collection, CollectionName, Credential, Data, DocId, DocRef, Document, Fields, Key, Password,
+    Timestamp, Token,
+};
+use sesame_store::Page;
+
+use crate::error::ApiError;
+
+/// Response body type.
+pub type Body = Full<Bytes>;
+
+/// A JSON response.
+pub fn json_response(status: StatusCode, v: &Value) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json;charset=utf-8"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// An empty 204 response.
+pub fn no_content() -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    r
+}
+
+// ----- strict JSON ----------------------------------------------------------------------------
+
+/// A JSON value whose objects had no duplicate keys.
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("number out of range"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut v = Vec::new();
+        while let Some(Strict(x)) = seq.next_element()? {
+            v.push(x);
+        }
+        Ok(Value::Array(v))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut m = Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            let Strict(v) = map.next_value()?;
+            if m.insert(k.clone(), v).is_some() {
+                let k: String = k.chars().take(64).collect();
+                return Err(de::Error::custom(format_args!(
+                    "duplicate key `{}`",
+                    k.escape_debug()
+                )));
+            }
+        }
+        Ok(Value::Object(m))
+    }
+}
+
+/// Parses a body as strict JSON (empty body = error).
+pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::InvalidRequest("No request body provided.".into()));
+    }
+    serde_json::from_slice::<Strict>(body)
+        .map(|s| s.0)
+        .map_err(|e| ApiError::InvalidRequest(format!("Invalid request body: {e}")))
+}
+
+/// Parses a body into a typed request (unknown fields rejected by the type).
+pub fn parse<T: de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let v = parse_json(body)?;
+    serde_json::from_value(v)
+        .map_err(|e| ApiError::InvalidRequest(format!("Invalid request body: {e}")))
+}
+
+// ----- request types --------------------------------------------------------------------------
+
+/// `{"coll": "Customer", "id": "123"}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocRefIn {
+    coll: String,
+    id: String,
+}
+
+impl DocRefIn {
+    /// Checks it.
+    pub fn parse(self) -> Result<DocRef, ApiError> {
+        Ok(DocRef::new(self.coll.parse()?, self.id.parse()?))
+    }
+}
+
+/// A ttl: an RFC 3339 time, or a number of seconds from now (1 second to 100 years).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum TtlIn {
+    /// An absolute time.
+    At(String),
+    /// Seconds from now.
+    In(i64),
+}
+
+impl TtlIn {
+    /// Resolves against `now`.
+    pub fn resolve(self, now: Timestamp) -> Result<Timestamp, ApiError> {
+        match self {
+            TtlIn::At(s) => Ok(Timestamp::parse_rfc3339(&s)?),
+            TtlIn::In(secs) if (1..=100 * 365 * 86_400).contains(&secs) => {
+                Ok(now.plus_seconds(secs))
+            }
+            TtlIn::In(_) => Err(ApiError::InvalidRequest(
+                "`ttl` in seconds must be between 1 and 3153600000".into(),
+            )),
+        }
+    }
+}
+
+/// Resolves an optional ttl.
+pub fn ttl(t: Option<TtlIn>, now: Timestamp) -> Result<Option<Timestamp>, ApiError> {
+    t.map(|t| t.resolve(now)).transpose()
+}
+
+/// Checks optional `data`.
+pub fn data(v: Option<Value>) -> Result<Option<Data>, ApiError> {
+    Ok(v.filter(|v| !v.is_null()).map(Data::parse_value).transpose()?)
+}
+
+/// `POST /collections`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCollection {
+    /// The name.
+    pub name: String,
+}
+
+/// `POST /credentials`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCredential {
+    /// The identity document.
+    pub document: DocRefIn,
+    /// Its password (optional: without one the credential cannot log in).
+    pub password: Option<String>,
+    /// Metadata.
+    pub data: Option<Value>,
+}
+
+/// `PATCH /credentials/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    /// The new password.
+    pub password: String,
+}
+
+/// `POST /credentials/{id}/login`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    /// The password.
+    pub password: String,
+    /// When the token expires.
+    pub ttl: Option<TtlIn>,
+}
+
+/// `POST /credentials/{id}/verify`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verify {
+    /// The password.
+    pub password: String,
+}
+
+/// `POST /login`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginByMatch {
+    /// The identity collection.
+    pub collection: String,
+    /// Fields that identify exactly one document.
+    #[serde(rename = "match")]
+    pub matching: Value,
+    /// The password.
+    pub password: String,
+    /// When the token expires.
+    pub ttl: Option<TtlIn>,
+}
+
+/// `POST /tokens`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    /// The identity document.
+    pub document: DocRefIn,
+    /// When the token expires.
+    pub ttl: Option<TtlIn>,
+    /// Metadata.
+    pub data: Option<Value>,
+}
+
+/// `POST /keys`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    /// `admin`, `server` or `server-readonly`.
+    pub role: String,
+    /// When the key expires.
+    pub ttl: Option<TtlIn>,
+    /// Metadata.
+    pub data: Option<Value>,
+}
+
+/// Wraps a password string.
+pub fn password(s: String) -> Password {
+    Password::new(s)
+}
+
+/// A document body: a JSON object of user fields.
+pub fn fields(v: Value) -> Result<Fields, ApiError> {
+    match v {
+        Value::Object(_) => Ok(Fields::parse_value(v)?),
+        _ => Err(ApiError::InvalidRequest("the body must be a JSON object of fields".into())),
+    }
+}
+
+// ----- query strings --------------------------------------------------------------------------
+
+/// Pagination and filters from a query string.
+#[derive(Debug, Default)]
+pub struct ListQuery {
+    /// `size`.
+    pub size: Option<usize>,
+    /// `after`.
+    pub after: Option<String>,
+    /// Everything else (and `match`): equality filters.
+    pub filter: Map<String, Value>,
+}
+
+/// Parses `?size=&after=&match=<json>&field=value…`. Filter values from plain parameters are
+/// strings; `match` takes a JSON object for other types. `allow_filter` false rejects them.
+pub fn list_query(q: Option<&str>, allow_filter: bool) -> Result<ListQuery, ApiError> {
+    let mut out = ListQuery::default();
+    let Some(q) = q else { return Ok(out) };
+    let bad = |m: String| ApiError::InvalidRequest(m);
+    for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+        let dup = |k: &str| bad(format!("query parameter `{}` is repeated", k.escape_debug()));
+        match k.as_ref() {
+            "size" => {
+                if out.size.is_some() {
+                    return Err(dup("size"));
+                }
+                out.size =
+                    Some(v.parse().map_err(|_| bad("`size` must be a positive integer".into()))?);
+            }
+            "after" => {
+                if out.after.is_some() {
+                    return Err(dup("after"));
+                }
+                out.after = Some(v.into_owned());
+            }
+            "match" if allow_filter => {
+                let Value::Object(m) = parse_json(v.as_bytes())? else {
+                    return Err(bad("`match` must be a JSON object".into()));
+                };
+                for (k, v) in m {
+                    if out.filter.insert(k.clone(), v).is_some() {
+                        return Err(dup(&k));
+                    }
+                }
+            }
+            _ if allow_filter => {
+                if out
+                    .filter
+                    .insert(k.clone().into_owned(), Value::String(v.into_owned()))
+                    .is_some()
+                {
+                    return Err(dup(&k));
+                }
+            }
+            _ => {
+                let k: String = k.chars().take(64).collect();
+                return Err(bad(format!("unknown query parameter `{}`", k.escape_debug())));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Parses an `after` cursor that is a document id.
+pub fn after_id(after: Option<String>) -> Result<Option<DocId>, ApiError> {
+    after
+        .map(|a| {
+            a.parse().map_err(|_| ApiError::InvalidRequest("`after` is not a valid cursor".into()))
+        })
+        .transpose()
+}
+
+/// Parses an `after` cursor that is a collection name.
+pub fn after_name(after: Option<String>) -> Result<Option<CollectionName>, ApiError> {
+    after
+        .map(|a| {
+            a.parse().map_err(|_| ApiError::InvalidRequest("`after` is not a valid cursor".into()))
+        })
+        .transpose()
+}
+
+// ----- representations ------------------------------------------------------------------------
+
+fn doc_ref(r: &DocRef) -> Value {
+    json!({"coll": r.coll.as_str(), "id": r.id.to_string()})
+}
+
+fn put_meta(m: &mut Map<String, Value>, ttl: Option<Timestamp>, data: &Option<Data>) {
+    if let Some(t) = ttl {
+        m.insert("ttl".into(), Value::String(t.to_rfc3339()));
+    }
+    if let Some(d) = data {
+        m.insert("data".into(), d.to_json());
+    }
+}
+
+/// `{"name","coll":"Collection","ts"}`.
+pub fn collection(c: &Collection) -> Value {
+    json!({"name": c.name.as_str(), "coll": "Collection", "ts": c.ts.to_rfc3339()})
+}
+
+/// `{"id","coll","ts", …fields}`.
+pub fn document(d: &Document) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), Value::String(d.id.to_string()));
+    m.insert("coll".into(), Value::String(d.coll.to_string()));
+    m.insert("ts".into(), Value::String(d.ts.to_rfc3339()));
+    for (k, v) in d.fields.as_map() {
+        m.insert(k.clone(), v.clone());
+    }
+    Value::Object(m)
+}
+
+/// `{"id","coll":"Credential","ts","document"}` — never a password or hash.
+pub fn credential(c: &Credential) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), Value::String(c.id.to_string()));
+    m.insert("coll".into(), "Credential".into());
+    m.insert("ts".into(), Value::String(c.ts.to_rfc3339()));
+    m.insert("document".into(), doc_ref(&c.document));
+    put_meta(&mut m, None, &c.data);
+    Value::Object(m)
+}
+
+/// `{"id","coll":"Token","ts","document","ttl"?,"data"?,"origin"}` — no secret.
+pub fn token(t: &Token) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), Value::String(t.id.to_string()));
+    m.insert("coll".into(), "Token".into());
+    m.insert("ts".into(), Value::String(t.ts.to_rfc3339()));
+    m.insert("document".into(), doc_ref(&t.document));
+    put_meta(&mut m, t.ttl, &t.data);
+    m.insert("origin".into(), t.origin.as_str().into());
+    Value::Object(m)
+}
+
+/// A token with its secret: only in the response that creates it.
+pub fn new_token(t: &NewToken) -> Value {
+    let mut v = token(&t.token);
+    v["secret"] = Value::String(t.secret.expose().to_owned());
+    v
+}
+
+/// `{"id","coll":"Key","ts","role","ttl"?,"data"?}` — no secret.
+pub fn key(k: &Key) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), Value::String(k.id.to_string()));
+    m.insert("coll".into(), "Key".into());
+    m.insert("ts".into(), Value::String(k.ts.to_rfc3339()));
+    m.insert("role".into(), k.role.as_str().into());
+    put_meta(&mut m, k.ttl, &k.data);
+    Value::Object(m)
+}
+
+/// A key with its secret: only in the response that creates it.
+pub fn new_key(k: &NewKey) -> Value {
+    let mut v = key(&k.key);
+    v["secret"] = Value::String(k.secret.expose().to_owned());
+    v
+}
+
+/// `{"data": [...], "after": cursor|null}`.
+pub fn page<T, C: ToString>(p: &Page<T, C>, item: impl Fn(&T) -> Value) -> Value {
+    json!({
+        "data": p.data.iter().map(item).collect::<Vec<_>>(),
+        "after": p.after.as_ref().map(|a| a.to_string()),
+    })
+}
