@@ -2,7 +2,7 @@
 //!
 //! Engine errors keep their stable codes; this crate adds only protocol-level ones
 //! (`invalid_request`, `not_found`, `method_not_allowed`, `request_size_exceeded`,
-//! `unsupported_media_type`). The body is always `{"error":{"code","message"}}`. Internal and
+//! `unsupported_media_type`, `request_header_too_large`). The body is always `{"error":{"code","message"}}`. Internal and
 //! store errors are logged with their source chain and answered with a generic message.
 
 use http::{header, HeaderValue, Response, StatusCode};
@@ -28,6 +28,9 @@ pub enum ApiError {
     /// The body is larger than the configured limit.
     #[error("Request entity is too large (limit {0} bytes).")]
     TooLarge(usize),
+    /// The request's headers are larger than the limit.
+    #[error("Request headers are too large (limit {0} bytes).")]
+    HeadersTooLarge(usize),
     /// The body is not JSON.
     #[error("Content-Type must be application/json.")]
     UnsupportedMediaType,
@@ -52,6 +55,7 @@ impl ApiError {
         "method_not_allowed",
         "request_size_exceeded",
         "unsupported_media_type",
+        "request_header_too_large",
     ];
 
     /// The stable code.
@@ -63,6 +67,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::TooLarge(_) => "request_size_exceeded",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::HeadersTooLarge(_) => "request_header_too_large",
             ApiError::Internal => "internal",
         }
     }
@@ -78,6 +83,7 @@ impl ApiError {
             "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
             "request_size_exceeded" => StatusCode::PAYLOAD_TOO_LARGE,
             "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "request_header_too_large" => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use http::{header, HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use serde_json::json;
 use sesame_auth::AuthError;
 use sesame_model::{CollectionName, DocId, DocRef, Fields, Role, Secret};
@@ -58,17 +58,51 @@ where
         }
     }
     let limit = app.config.max_body_bytes;
-    if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()) {
-        if len.parse::<u64>().map_or(true, |n| n > limit as u64) {
-            return Err(ApiError::TooLarge(limit));
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).map(str::parse::<u64>);
+    if let Some(Err(_)) = declared {
+        return Err(ApiError::InvalidRequest("invalid Content-Length".into()));
+    }
+    let read = async {
+        let mut body = std::pin::pin!(body);
+        let mut buf = bytes::BytesMut::new();
+        let mut seen: usize = 0;
+        while let Some(frame) = body.frame().await {
+            let frame = frame
+                .map_err(|e| ApiError::InvalidRequest(format!("could not read the body: {e}")))?;
+            let Ok(data) = frame.into_data() else { continue };
+            seen = seen.saturating_add(data.len());
+            if seen > limit {
+                // Too large. Read (and drop) a bounded amount more, so that a client still
+                // sending gets the 413 instead of a reset connection; past that, give up.
+                if seen > DRAIN_LIMIT {
+                    break;
+                }
+                continue;
+            }
+            buf.extend_from_slice(&data);
         }
+        if seen > limit {
+            Err(ApiError::TooLarge(limit))
+        } else {
+            Ok(buf.freeze())
+        }
+    };
+    if declared.is_some_and(|n| n.is_ok_and(|n| n > DRAIN_LIMIT as u64)) {
+        return Err(ApiError::TooLarge(limit));
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::TooLarge(limit)),
-        Err(e) => Err(ApiError::InvalidRequest(format!("could not read the body: {e}"))),
-    }
+    tokio::time::timeout(BODY_TIMEOUT, read)
+        .await
+        .map_err(|_| ApiError::InvalidRequest("the body was not received in time".into()))?
 }
+
+/// How much of an oversized body is read and dropped before answering 413.
+const DRAIN_LIMIT: usize = 2 * 1024 * 1024;
+/// How long a client may take to send a body.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Total size of header names and values above which a request is refused.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 fn coll(s: &str) -> Result<CollectionName> {
     Ok(s.parse()?)
@@ -96,6 +130,10 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let (parts, body) = req.into_parts();
+    let header_bytes: usize = parts.headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Err(ApiError::HeadersTooLarge(MAX_HEADER_BYTES));
+    }
     let route = Route::parse(parts.uri.path())?;
     let m = parts.method.clone();
     if !route.allows(&m) {

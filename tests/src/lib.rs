@@ -1,0 +1,218 @@
+//! Support for the end-to-end tests: a real `sesame` server on an ephemeral loopback port, over
+//! the memory store or a per-test Postgres schema, and a small HTTP client for HTTP/1.1, h2c
+//! (prior knowledge) and raw bytes. No sleeps: the listener is bound before the server starts.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use sesame_auth::{AuthConfig, Engine};
+use sesame_model::Secret;
+use sesame_postgres::testing::TestDb;
+use sesame_server::{serve, App, ServerConfig};
+use sesame_store::{MemoryStore, Store};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+pub mod faulty;
+
+/// The admin secret every test server is configured with.
+pub const ADMIN: &str = "e2e-admin-secret-0123456789abcdef";
+
+/// A running server; stopped (gracefully) on drop.
+#[derive(Debug)]
+pub struct TestServer {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// Its engine, to inspect state.
+    pub engine: Arc<Engine>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    h1: Client<HttpConnector, Full<Bytes>>,
+    h2: Client<HttpConnector, Full<Bytes>>,
+    _db: Option<TestDb>,
+}
+
+/// A response, with its body parsed as JSON when it is JSON.
+#[derive(Debug)]
+pub struct Resp {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body as JSON (`Null` when empty or not JSON).
+    pub json: Value,
+    /// The raw body.
+    pub raw: Bytes,
+    /// The HTTP version it came back with.
+    pub version: http::Version,
+}
+
+impl Resp {
+    /// The error code of an error body.
+    pub fn code(&self) -> &str {
+        self.json["error"]["code"].as_str().unwrap_or("")
+    }
+
+    /// A string field of the body.
+    pub fn str(&self, k: &str) -> String {
+        self.json[k]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string `{k}` in {}", self.json))
+            .to_owned()
+    }
+}
+
+/// Cheap hashing: these tests are not about hashing cost.
+pub fn test_auth_config() -> AuthConfig {
+    AuthConfig {
+        admin_secret: Some(Secret::new(ADMIN.into())),
+        ..AuthConfig::insecure_fast_for_tests()
+    }
+}
+
+impl TestServer {
+    /// A server over an in-memory store.
+    pub async fn memory() -> TestServer {
+        TestServer::start(Arc::new(MemoryStore::new()), None, ServerConfig::default()).await
+    }
+
+    /// A server over a fresh Postgres schema; `None` when Postgres is not configured locally
+    /// (under `CI` a missing database fails instead).
+    pub async fn postgres() -> Option<TestServer> {
+        let db = TestDb::new().await?;
+        let store: Arc<dyn Store> = db.store.clone();
+        Some(TestServer::start(store, Some(db), ServerConfig::default()).await)
+    }
+
+    /// A server over any store.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        db: Option<TestDb>,
+        config: ServerConfig,
+    ) -> TestServer {
+        let engine = Arc::new(Engine::new(store, test_auth_config()).expect("engine"));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = Arc::new(App::new(engine.clone(), config));
+        let task = tokio::spawn(serve(listener, app, async {
+            let _ = rx.await;
+        }));
+        let h1 = Client::builder(TokioExecutor::new()).build_http();
+        let h2 = Client::builder(TokioExecutor::new()).http2_only(true).build_http();
+        TestServer { addr, engine, stop: Some(tx), task: Some(task), h1, h2, _db: db }
+    }
+
+    /// `http://addr`.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Sends a request over HTTP/1.1 with a JSON body (if any) and an optional bearer secret.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        secret: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        self.send(false, method, path, secret, body.map(|b| b.to_string().into()), true).await
+    }
+
+    /// Like [`TestServer::call`], over cleartext HTTP/2 with prior knowledge.
+    pub async fn call_h2(
+        &self,
+        method: Method,
+        path: &str,
+        secret: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        self.send(true, method, path, secret, body.map(|b| b.to_string().into()), true).await
+    }
+
+    /// Full control: raw body bytes, and whether to send `content-type: application/json`.
+    pub async fn send(
+        &self,
+        h2: bool,
+        method: Method,
+        path: &str,
+        secret: Option<&str>,
+        body: Option<Bytes>,
+        json_type: bool,
+    ) -> Resp {
+        let mut b = Request::builder().method(method).uri(format!("{}{path}", self.base()));
+        if let Some(s) = secret {
+            b = b.header("authorization", format!("Bearer {s}"));
+        }
+        if json_type && body.is_some() {
+            b = b.header("content-type", "application/json");
+        }
+        let req = b.body(Full::new(body.unwrap_or_default())).expect("request");
+        let client = if h2 { &self.h2 } else { &self.h1 };
+        let resp = tokio::time::timeout(Duration::from_secs(30), client.request(req))
+            .await
+            .expect("response within 30 s")
+            .expect("response");
+        let (parts, body) = resp.into_parts();
+        let raw = body.collect().await.expect("body").to_bytes();
+        let json = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        Resp { status: parts.status, headers: parts.headers, json, raw, version: parts.version }
+    }
+
+    /// Writes raw bytes on a fresh connection and returns the status code of the answer
+    /// (`None` if the server closed the connection without one).
+    pub async fn raw(&self, bytes: &[u8]) -> Option<u16> {
+        let mut s = TcpStream::connect(self.addr).await.ok()?;
+        s.write_all(bytes).await.ok()?;
+        let mut buf = vec![0u8; 4096];
+        let mut got = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        got.extend_from_slice(&buf[..n]);
+                        if got.windows(4).any(|w| w == b"\r\n\r\n") {
+                            break;
+                        }
+                    }
+                }
+            }
+        })
+        .await;
+        read.ok()?;
+        let line = String::from_utf8_lossy(&got);
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// Whether `/healthz` still answers 200.
+    pub async fn healthy(&self) -> bool {
+        self.call(Method::GET, "/healthz", None, None).await.status == StatusCode::OK
+    }
+
+    /// Stops the server and waits for it to drain.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.expect("server task").expect("server result");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
