@@ -183,12 +183,7 @@ async fn every_error_code_has_its_status() {
             false,
         )
         .await;
-    assert_eq!(
-        req.status,
-        StatusCode::CREATED,
-        "no content type is read as JSON: {}",
-        req.json
-    );
+    assert_eq!(req.status, StatusCode::CREATED, "no content type is read as JSON: {}", req.json);
     req = send_with_type(&s, "text/plain").await;
     check(&req, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
     req = send_with_type(&s, "application/json; charset=utf-8").await;

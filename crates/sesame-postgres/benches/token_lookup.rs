@@ -18,7 +18,7 @@ const REPEATS: usize = 3;
 async fn fill(db: &TestDb, total: i64) {
     let url = sesame_postgres::testing::url().unwrap();
     let mut cfg: tokio_postgres::Config = url.parse().unwrap();
-    cfg.options(&format!("-c search_path={}", db.schema));
+    cfg.options(format!("-c search_path={}", db.schema));
     let (c, conn) = cfg.connect(tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(conn);
     c.batch_execute(

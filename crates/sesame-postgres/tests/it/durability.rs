@@ -64,7 +64,7 @@ async fn document_delete_cascades_in_the_database() {
     // Delete with plain SQL, bypassing PgStore: the schema itself must cascade.
     let url = sesame_postgres::testing::url().unwrap();
     let mut cfg: tokio_postgres::Config = url.parse().unwrap();
-    cfg.options(&format!("-c search_path={}", db.schema));
+    cfg.options(format!("-c search_path={}", db.schema));
     let (client, conn) = cfg.connect(tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(conn);
     let count = |table: &'static str| {

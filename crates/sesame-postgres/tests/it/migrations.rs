@@ -58,7 +58,7 @@ async fn a_changed_applied_file_is_refused() {
 async fn tokio_postgres_client(db: &TestDb) -> tokio_postgres::Client {
     let url = sesame_postgres::testing::url().unwrap();
     let mut cfg: tokio_postgres::Config = url.parse().unwrap();
-    cfg.options(&format!("-c search_path={}", db.schema));
+    cfg.options(format!("-c search_path={}", db.schema));
     let (client, conn) = cfg.connect(tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(conn);
     client

@@ -1,0 +1,78 @@
+//! `cargo xtask`: the project's automation, in Rust instead of shell scripts.
+//!
+//! - `cargo xtask ci` runs what CI runs: tidy, fmt check, clippy `-D warnings`, the tests.
+//! - `cargo xtask tidy [--bless]` checks layering, `//!` docs and migration immutability.
+//! - `cargo xtask bench [--quick]` measures the server (see `bench.rs`, results in `BENCHMARKS.md`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+mod bench;
+mod tidy;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run(mut c: Command) -> Result<(), String> {
+    eprintln!("xtask: running {c:?}");
+    let status = c.status().map_err(|e| format!("{c:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{c:?} failed: {status}"))
+    }
+}
+
+fn ci() -> Result<(), String> {
+    tidy::run(false)?;
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    run(fmt)?;
+    let mut clippy = cargo();
+    clippy.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+    run(clippy)?;
+    let mut test = cargo();
+    test.args(["test", "--workspace"]);
+    if std::env::var_os("SESAME_TEST_DATABASE_URL").is_none()
+        && std::env::var_os("DATABASE_URL").is_none()
+    {
+        test.env("SESAME_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test");
+    }
+    run(test)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("tidy") => tidy::run(args.iter().any(|a| a == "--bless")),
+        Some("bench") => bench::run(args.iter().any(|a| a == "--quick")),
+        _ => Err("usage: cargo xtask ci | tidy [--bless] | bench [--quick]".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Tidy runs as part of `cargo test`, so a plain test run enforces it too.
+    #[test]
+    fn tidy() {
+        super::tidy::run(false).unwrap();
+    }
+}

@@ -1,0 +1,175 @@
+//! `cargo xtask tidy`: rules kept by a check, not by memory.
+//!
+//! 1. Layering, read from `cargo metadata`: each workspace crate may depend only on the crates
+//!    listed for it (server → auth → store ← postgres; everything → model).
+//! 2. Every `.rs` file under `crates/`, `xtask/` and `tests/` starts with a `//!` doc.
+//! 3. Migrations are append-only: every file in `migrations/` matches its SHA-256 in
+//!    `migrations/CHECKSUMS`; `--bless` records new files (never changed ones).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use sha2::{Digest as _, Sha256};
+
+use crate::root;
+
+/// Which internal crates each crate may depend on (normal and dev dependencies alike).
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("sesame-model", &[]),
+    ("sesame-store", &["sesame-model", "sesame-store"]),
+    ("sesame-postgres", &["sesame-model", "sesame-store", "sesame-postgres"]),
+    ("sesame-auth", &["sesame-model", "sesame-store"]),
+    ("sesame-server", &["sesame-model", "sesame-store", "sesame-auth", "sesame-postgres"]),
+    (
+        "sesame-tests",
+        &["sesame-model", "sesame-store", "sesame-auth", "sesame-postgres", "sesame-server"],
+    ),
+    ("xtask", &[]),
+];
+
+/// External crates that must stay out of the inner layers.
+const FORBIDDEN_EXTERNAL: &[(&str, &[&str])] = &[
+    (
+        "sesame-model",
+        &["tokio", "hyper", "tokio-postgres", "deadpool-postgres", "async-trait", "serde"],
+    ),
+    ("sesame-store", &["hyper", "tokio-postgres", "deadpool-postgres", "argon2"]),
+    ("sesame-auth", &["hyper", "tokio-postgres", "deadpool-postgres", "serde_json", "http"]),
+    ("sesame-postgres", &["hyper", "argon2", "http"]),
+];
+
+pub(crate) fn run(bless: bool) -> Result<(), String> {
+    let mut problems = Vec::new();
+    layering(&mut problems)?;
+    module_docs(&mut problems);
+    migrations(&mut problems, bless)?;
+    if problems.is_empty() {
+        eprintln!("tidy: ok");
+        Ok(())
+    } else {
+        Err(format!("tidy found {} problem(s):\n  {}", problems.len(), problems.join("\n  ")))
+    }
+}
+
+fn layering(problems: &mut Vec<String>) -> Result<(), String> {
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(root())
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .output()
+        .map_err(|e| format!("cargo metadata: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    let allowed: BTreeMap<&str, &[&str]> = ALLOWED.iter().copied().collect();
+    let forbidden: BTreeMap<&str, &[&str]> = FORBIDDEN_EXTERNAL.iter().copied().collect();
+    let members: Vec<String> = meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["name"].as_str().map(str::to_owned))
+        .collect();
+    for p in meta["packages"].as_array().into_iter().flatten() {
+        let name = p["name"].as_str().unwrap_or_default();
+        let Some(ok) = allowed.get(name) else {
+            problems.push(format!("crate `{name}` has no layering rule in xtask/src/tidy.rs"));
+            continue;
+        };
+        for d in p["dependencies"].as_array().into_iter().flatten() {
+            let dep = d["name"].as_str().unwrap_or_default();
+            let normal = d["kind"].is_null();
+            if members.iter().any(|m| m == dep) && !ok.contains(&dep) {
+                problems.push(format!("layering: `{name}` must not depend on `{dep}`"));
+            }
+            if normal && forbidden.get(name).is_some_and(|f| f.contains(&dep)) {
+                problems.push(format!("layering: `{name}` must not depend on external `{dep}`"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn module_docs(problems: &mut Vec<String>) {
+    let root = root();
+    for dir in ["crates", "xtask", "tests"] {
+        walk(&root.join(dir), &mut |path| {
+            if path.extension().is_some_and(|e| e == "rs")
+                && !path.components().any(|c| c.as_os_str() == "target")
+            {
+                let text = std::fs::read_to_string(path).unwrap_or_default();
+                let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+                if !first.starts_with("//!") {
+                    problems.push(format!(
+                        "{}: must start with a `//!` doc saying what it is",
+                        path.strip_prefix(&root).unwrap_or(path).display()
+                    ));
+                }
+            }
+        });
+    }
+}
+
+fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n == "target") {
+                continue;
+            }
+            walk(&p, f);
+        } else {
+            f(&p);
+        }
+    }
+}
+
+fn migrations(problems: &mut Vec<String>, bless: bool) -> Result<(), String> {
+    let dir = root().join("migrations");
+    let sums_path = dir.join("CHECKSUMS");
+    let recorded: BTreeMap<String, String> = std::fs::read_to_string(&sums_path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once("  ").map(|(h, f)| (f.trim().to_owned(), h.trim().to_owned())))
+        .collect();
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("migrations/: {e}"))?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .filter(|n| n.ends_with(".sql"))
+        .collect();
+    files.sort();
+    let mut out = recorded.clone();
+    for (i, f) in files.iter().enumerate() {
+        let want_prefix = format!("{:04}_", i + 1);
+        if !f.starts_with(&want_prefix) {
+            problems.push(format!(
+                "migrations/{f}: expected a name starting with {want_prefix} (numbered, no gaps)"
+            ));
+        }
+        let text = std::fs::read(dir.join(f)).map_err(|e| e.to_string())?;
+        let sum: String = Sha256::digest(&text).iter().map(|b| format!("{b:02x}")).collect();
+        match recorded.get(f) {
+            Some(r) if *r == sum => {}
+            Some(_) => problems.push(format!(
+                "migrations/{f} changed after it was committed; migrations are append-only: restore it and add a new file"
+            )),
+            None if bless => {
+                out.insert(f.clone(), sum);
+            }
+            None => problems.push(format!("migrations/{f} is not in migrations/CHECKSUMS: run `cargo xtask tidy --bless`")),
+        }
+    }
+    for f in recorded.keys() {
+        if !files.contains(f) {
+            problems.push(format!("migrations/{f} was deleted; migrations are append-only"));
+        }
+    }
+    if bless && out != recorded {
+        let text: String = out.iter().map(|(f, h)| format!("{h}  {f}\n")).collect();
+        std::fs::write(&sums_path, text).map_err(|e| e.to_string())?;
+        eprintln!("tidy: recorded new migration checksums");
+    }
+    Ok(())
+}
