@@ -1,19 +1,22 @@
-//! Password hashing: Argon2id on blocking threads behind a semaphore.
+//! Password hashing: Argon2id on a fixed pool of dedicated threads.
 //!
 //! Each hash holds `m_cost` KiB (19 MiB by default) and a core for tens of milliseconds, so the
-//! number running at once is bounded by [`AuthConfig::hash_concurrency`](crate::AuthConfig):
-//! a login storm queues here instead of stalling token checks or exhausting memory.
+//! number running at once is bounded by [`AuthConfig::hash_concurrency`](crate::AuthConfig),
+//! which is the number of hashing threads: a login storm queues here instead of stalling token
+//! checks (which never wait for this pool) or exhausting memory. Dedicated threads, rather than
+//! tokio's elastic blocking pool, also bound the memory the allocator keeps after hashes: one
+//! arena per hashing thread.
 //! Verification against a missing or unusable hash runs against a dummy hash of the same cost,
 //! so rejects cost the same work whether or not the identity exists. Counters record the work
 //! done, so tests can check that equality without timing anything.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
 
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use sesame_model::{Password, PasswordHash};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::{oneshot, OnceCell};
 
 use crate::{AuthError, HashParams};
 
@@ -37,16 +40,19 @@ pub struct Verified {
     pub needs_rehash: bool,
 }
 
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
 /// Hashes and verifies passwords with bounded concurrency.
 #[derive(Debug)]
 pub struct Hasher {
     params: HashParams,
-    permits: Arc<Semaphore>,
+    jobs: Mutex<mpsc::Sender<Job>>,
+    threads: usize,
     dummy: OnceCell<PasswordHash>,
     hashes: AtomicU64,
     verifications: AtomicU64,
     dummies: AtomicU64,
-    waiting: AtomicU64,
+    waiting: Arc<AtomicU64>,
 }
 
 fn argon(params: HashParams) -> Result<Argon2<'static>, AuthError> {
@@ -59,14 +65,38 @@ impl Hasher {
     /// A hasher with these parameters and at most `concurrency` hashes at once.
     pub fn new(params: HashParams, concurrency: usize) -> Result<Self, AuthError> {
         argon(params)?;
+        let threads = concurrency.max(1);
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("sesame-hash-{i}"))
+                .spawn(move || loop {
+                    // The lock is held only while waiting for the next job; the job runs unlocked.
+                    let job = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        // A panicking job must not take the thread (and the pool's capacity) with it.
+                        Ok(job) => {
+                            drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)))
+                        }
+                        Err(_) => return, // the Hasher was dropped
+                    }
+                })
+                .map_err(|e| AuthError::Internal(Box::new(e)))?;
+        }
         Ok(Hasher {
             params,
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            jobs: Mutex::new(tx),
+            threads,
             dummy: OnceCell::new(),
             hashes: AtomicU64::new(0),
             verifications: AtomicU64::new(0),
             dummies: AtomicU64::new(0),
-            waiting: AtomicU64::new(0),
+            waiting: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -84,26 +114,38 @@ impl Hasher {
         self.waiting.load(Ordering::Relaxed)
     }
 
+    fn waiting_counter(&self) -> Arc<AtomicU64> {
+        self.waiting.clone()
+    }
+
     /// The parameters new hashes use.
     pub fn params(&self) -> HashParams {
         self.params
+    }
+
+    /// How many hashing threads run.
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AuthError> {
-        self.waiting.fetch_add(1, Ordering::Relaxed);
-        let permit = self.permits.clone().acquire_owned().await;
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
-        let permit = permit.map_err(|e| AuthError::Internal(Box::new(e)))?;
-        tokio::task::spawn_blocking(move || {
-            let out = job();
-            drop(permit);
-            out
-        })
-        .await
-        .map_err(|e| AuthError::Internal(Box::new(e)))
+        let (tx, rx) = oneshot::channel();
+        let waiting = self.waiting_counter();
+        waiting.fetch_add(1, Ordering::Relaxed);
+        let wrapped: Job = Box::new(move || {
+            waiting.fetch_sub(1, Ordering::Relaxed);
+            // A caller that went away (request cancelled) just doesn't read the result.
+            let _ = tx.send(job());
+        });
+        self.jobs
+            .lock()
+            .map_err(|_| AuthError::Internal("hash pool poisoned".into()))?
+            .send(wrapped)
+            .map_err(|_| AuthError::Internal("hash pool stopped".into()))?;
+        rx.await.map_err(|_| AuthError::Internal("a hash job panicked".into()))
     }
 
     /// Hashes a new password with a fresh 16-byte salt from the OS.

@@ -13,7 +13,7 @@ use sesame_model::{CollectionName, DocId, DocRef, Fields, Role, Secret};
 
 use crate::error::ApiError;
 use crate::router::Route;
-use crate::wire::{self, json_response, no_content, Body};
+use crate::wire::{self, no_content, Body, Repr};
 use crate::App;
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -116,12 +116,12 @@ fn doc(c: &str, i: &str) -> Result<DocRef> {
     Ok(DocRef::new(coll(c)?, id(i)?))
 }
 
-fn ok(v: serde_json::Value) -> Result<Response<Body>> {
-    Ok(json_response(StatusCode::OK, &v))
+fn ok<T: Repr + ?Sized>(v: &T) -> Result<Response<Body>> {
+    Ok(wire::respond(StatusCode::OK, v))
 }
 
-fn created(v: serde_json::Value) -> Result<Response<Body>> {
-    Ok(json_response(StatusCode::CREATED, &v))
+fn created<T: Repr + ?Sized>(v: &T) -> Result<Response<Body>> {
+    Ok(wire::respond(StatusCode::CREATED, v))
 }
 
 async fn dispatch<B>(app: &App, req: Request<B>) -> Result<Response<Body>>
@@ -143,10 +143,10 @@ where
     if route.is_public() {
         return match route {
             Route::Readyz => match app.engine.ready().await {
-                Ok(()) => ok(json!({"status": "ready"})),
+                Ok(()) => ok(&json!({"status": "ready"})),
                 Err(e) => Err(e.into()),
             },
-            _ => ok(json!({"status": "ok"})),
+            _ => ok(&json!({"status": "ok"})),
         };
     }
     let p = app.engine.authenticate(&bearer(&parts.headers)?).await?;
@@ -161,72 +161,64 @@ where
     match (route, m) {
         (R::Collections, Method::POST) => {
             let b: wire::CreateCollection = wire::parse(&body)?;
-            created(wire::collection(&e.create_collection(&p, coll(&b.name)?).await?))
+            created(&e.create_collection(&p, coll(&b.name)?).await?)
         }
         (R::Collections, _) => {
             let q = wire::list_query(query, false)?;
             let page = e.list_collections(&p, wire::after_name(q.after)?.as_ref(), q.size).await?;
-            ok(wire::page(&page, wire::collection))
+            ok(&page)
         }
         (R::Collection(c), Method::DELETE) => {
             e.delete_collection(&p, &coll(&c)?).await?;
             Ok(no_content())
         }
-        (R::Collection(c), _) => ok(wire::collection(&e.get_collection(&p, &coll(&c)?).await?)),
+        (R::Collection(c), _) => ok(&e.get_collection(&p, &coll(&c)?).await?),
         (R::Documents(c), Method::POST) => {
             let f = wire::fields(wire::parse_json(&body)?)?;
-            created(wire::document(&e.create_document(&p, coll(&c)?, f).await?))
+            created(&e.create_document(&p, coll(&c)?, f).await?)
         }
         (R::Documents(c), _) => {
             let q = wire::list_query(query, true)?;
             let filter = Fields::parse(q.filter)?;
             let page =
                 e.find_documents(&p, &coll(&c)?, &filter, wire::after_id(q.after)?, q.size).await?;
-            ok(wire::page(&page, wire::document))
+            ok(&page)
         }
-        (R::Document(c, i), Method::GET) => {
-            ok(wire::document(&e.get_document(&p, &doc(&c, &i)?).await?))
-        }
+        (R::Document(c, i), Method::GET) => ok(&e.get_document(&p, &doc(&c, &i)?).await?),
         (R::Document(c, i), Method::PATCH) => {
             let f = wire::fields(wire::parse_json(&body)?)?;
-            ok(wire::document(&e.update_document(&p, &doc(&c, &i)?, &f).await?))
+            ok(&e.update_document(&p, &doc(&c, &i)?, &f).await?)
         }
         (R::Document(c, i), Method::PUT) => {
             let f = wire::fields(wire::parse_json(&body)?)?;
-            ok(wire::document(&e.replace_document(&p, &doc(&c, &i)?, f).await?))
+            ok(&e.replace_document(&p, &doc(&c, &i)?, f).await?)
         }
         (R::Document(c, i), _) => {
             e.delete_document(&p, &doc(&c, &i)?).await?;
             Ok(no_content())
         }
         (R::DocumentCredential(c, i), _) => {
-            ok(wire::credential(&e.credential_by_document(&p, &doc(&c, &i)?).await?))
+            ok(&e.credential_by_document(&p, &doc(&c, &i)?).await?)
         }
         (R::DocumentTokens(c, i), Method::GET) => {
             let q = wire::list_query(query, false)?;
             let page =
                 e.tokens_of_document(&p, &doc(&c, &i)?, wire::after_id(q.after)?, q.size).await?;
-            ok(wire::page(&page, wire::token))
+            ok(&page)
         }
         (R::DocumentTokens(c, i), _) => {
             let n = e.delete_tokens_of_document(&p, &doc(&c, &i)?).await?;
-            ok(json!({ "revoked": n }))
+            ok(&json!({ "revoked": n }))
         }
         (R::Credentials, _) => {
             let b: wire::CreateCredential = wire::parse(&body)?;
             let (d, data) = (b.document.parse()?, wire::data(b.data)?);
-            created(wire::credential(
-                &e.create_credential(&p, d, b.password.map(wire::password), data).await?,
-            ))
+            created(&e.create_credential(&p, d, b.password.map(wire::password), data).await?)
         }
-        (R::Credential(i), Method::GET) => {
-            ok(wire::credential(&e.get_credential(&p, id(&i)?).await?))
-        }
+        (R::Credential(i), Method::GET) => ok(&e.get_credential(&p, id(&i)?).await?),
         (R::Credential(i), Method::PATCH) => {
             let b: wire::ChangePassword = wire::parse(&body)?;
-            ok(wire::credential(
-                &e.change_password(&p, id(&i)?, &wire::password(b.password)).await?,
-            ))
+            ok(&e.change_password(&p, id(&i)?, &wire::password(b.password)).await?)
         }
         (R::Credential(i), _) => {
             e.delete_credential(&p, id(&i)?).await?;
@@ -235,11 +227,11 @@ where
         (R::CredentialLogin(i), _) => {
             let b: wire::Login = wire::parse(&body)?;
             let ttl = wire::ttl(b.ttl, now())?;
-            created(wire::new_token(&e.login(&p, id(&i)?, &wire::password(b.password), ttl).await?))
+            created(&e.login(&p, id(&i)?, &wire::password(b.password), ttl).await?)
         }
         (R::CredentialVerify(i), _) => {
             let b: wire::Verify = wire::parse(&body)?;
-            ok(json!({ "valid": e.verify(&p, id(&i)?, &wire::password(b.password)).await? }))
+            ok(&json!({ "valid": e.verify(&p, id(&i)?, &wire::password(b.password)).await? }))
         }
         (R::Login, _) => {
             let b: wire::LoginByMatch = wire::parse(&body)?;
@@ -254,16 +246,16 @@ where
                     ttl,
                 )
                 .await?;
-            created(wire::new_token(&t))
+            created(&t)
         }
         (R::Tokens, _) => {
             let b: wire::CreateToken = wire::parse(&body)?;
             let (d, ttl, data) =
                 (b.document.parse()?, wire::ttl(b.ttl, now())?, wire::data(b.data)?);
-            created(wire::new_token(&e.create_token(&p, d, ttl, data).await?))
+            created(&e.create_token(&p, d, ttl, data).await?)
         }
         (R::TokenSelf, Method::GET) => match e.current_token(&p) {
-            Some(t) => ok(wire::token(t)),
+            Some(t) => ok(t),
             None => {
                 Err(ApiError::Auth(AuthError::invalid("a key has no token; use a token secret")))
             }
@@ -272,13 +264,13 @@ where
             e.logout(&p).await?;
             Ok(no_content())
         }
-        (R::Token(i), Method::GET) => ok(wire::token(&e.get_token(&p, id(&i)?).await?)),
+        (R::Token(i), Method::GET) => ok(&e.get_token(&p, id(&i)?).await?),
         (R::Token(i), _) => {
             e.delete_token(&p, id(&i)?).await?;
             Ok(no_content())
         }
         (R::Identity, _) => match e.identity(&p).await? {
-            Some(d) => ok(wire::document(&d)),
+            Some(d) => ok(&d),
             None => {
                 Err(ApiError::Auth(AuthError::invalid("a key has no identity; use a token secret")))
             }
@@ -287,13 +279,13 @@ where
             let b: wire::CreateKey = wire::parse(&body)?;
             let (role, ttl, data) =
                 (b.role.parse::<Role>()?, wire::ttl(b.ttl, now())?, wire::data(b.data)?);
-            created(wire::new_key(&e.create_key(&p, role, ttl, data).await?))
+            created(&e.create_key(&p, role, ttl, data).await?)
         }
         (R::Keys, _) => {
             let q = wire::list_query(query, false)?;
-            ok(wire::page(&e.list_keys(&p, wire::after_id(q.after)?, q.size).await?, wire::key))
+            ok(&e.list_keys(&p, wire::after_id(q.after)?, q.size).await?)
         }
-        (R::Key(i), Method::GET) => ok(wire::key(&e.get_key(&p, id(&i)?).await?)),
+        (R::Key(i), Method::GET) => ok(&e.get_key(&p, id(&i)?).await?),
         (R::Key(i), _) => {
             e.delete_key(&p, id(&i)?).await?;
             Ok(no_content())

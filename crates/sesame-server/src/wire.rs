@@ -12,7 +12,7 @@ use http::{header, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use sesame_auth::{NewKey, NewToken};
 use sesame_model::{
     Collection, CollectionName, Credential, Data, DocId, DocRef, Document, Fields, Key, Password,
@@ -25,14 +25,9 @@ use crate::error::ApiError;
 /// Response body type.
 pub type Body = Full<Bytes>;
 
-/// A JSON response.
+/// A JSON response from a JSON value.
 pub fn json_response(status: StatusCode, v: &Value) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json;charset=utf-8"));
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
+    respond(status, v)
 }
 
 /// An empty 204 response.
@@ -358,89 +353,177 @@ pub fn after_name(after: Option<String>) -> Result<Option<CollectionName>, ApiEr
 }
 
 // ----- representations ------------------------------------------------------------------------
+//
+// Written with `serde::Serialize` on borrowed views, straight into the response buffer: the
+// authenticated hot path (`GET /tokens/self`) then builds no intermediate JSON tree.
 
-fn doc_ref(r: &DocRef) -> Value {
-    json!({"coll": r.coll.as_str(), "id": r.id.to_string()})
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+
+/// A value that can be written as a response body.
+pub trait Repr {
+    /// Writes the JSON representation.
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error>;
 }
 
-fn put_meta(m: &mut Map<String, Value>, ttl: Option<Timestamp>, data: &Option<Data>) {
-    if let Some(t) = ttl {
-        m.insert("ttl".into(), Value::String(t.to_rfc3339()));
+/// Adapts a [`Repr`] to `Serialize`.
+pub struct Out<'a, T: ?Sized>(pub &'a T);
+
+impl<T: ?Sized> fmt::Debug for Out<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Out(..)")
     }
-    if let Some(d) = data {
-        m.insert("data".into(), d.to_json());
+}
+
+impl<T: Repr + ?Sized> Serialize for Out<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.write(s)
     }
 }
 
-/// `{"name","coll":"Collection","ts"}`.
-pub fn collection(c: &Collection) -> Value {
-    json!({"name": c.name.as_str(), "coll": "Collection", "ts": c.ts.to_rfc3339()})
+/// Serializes a representation into a response.
+pub fn respond<T: Repr + ?Sized>(status: StatusCode, v: &T) -> Response<Body> {
+    let body = serde_json::to_vec(&Out(v)).unwrap_or_else(|_| b"{}".to_vec());
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json;charset=utf-8"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
-/// `{"id","coll","ts", …fields}`.
-pub fn document(d: &Document) -> Value {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::String(d.id.to_string()));
-    m.insert("coll".into(), Value::String(d.coll.to_string()));
-    m.insert("ts".into(), Value::String(d.ts.to_rfc3339()));
-    for (k, v) in d.fields.as_map() {
-        m.insert(k.clone(), v.clone());
+#[derive(Serialize)]
+struct RefOut<'a> {
+    coll: &'a str,
+    id: String,
+}
+
+fn ref_out(r: &DocRef) -> RefOut<'_> {
+    RefOut { coll: r.coll.as_str(), id: r.id.to_string() }
+}
+
+fn data_out(d: &Option<Data>) -> Option<&Map<String, Value>> {
+    d.as_ref().map(Data::as_map)
+}
+
+impl Repr for Collection {
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("name", self.name.as_str())?;
+        m.serialize_entry("coll", "Collection")?;
+        m.serialize_entry("ts", &self.ts.to_rfc3339())?;
+        m.end()
     }
-    Value::Object(m)
 }
 
-/// `{"id","coll":"Credential","ts","document"}` — never a password or hash.
-pub fn credential(c: &Credential) -> Value {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::String(c.id.to_string()));
-    m.insert("coll".into(), "Credential".into());
-    m.insert("ts".into(), Value::String(c.ts.to_rfc3339()));
-    m.insert("document".into(), doc_ref(&c.document));
-    put_meta(&mut m, None, &c.data);
-    Value::Object(m)
+impl Repr for Document {
+    /// `{"id","coll","ts", …fields}`.
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(3 + self.fields.len()))?;
+        m.serialize_entry("id", &self.id.to_string())?;
+        m.serialize_entry("coll", self.coll.as_str())?;
+        m.serialize_entry("ts", &self.ts.to_rfc3339())?;
+        for (k, v) in self.fields.as_map() {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
 }
 
-/// `{"id","coll":"Token","ts","document","ttl"?,"data"?,"origin"}` — no secret.
-pub fn token(t: &Token) -> Value {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::String(t.id.to_string()));
-    m.insert("coll".into(), "Token".into());
-    m.insert("ts".into(), Value::String(t.ts.to_rfc3339()));
-    m.insert("document".into(), doc_ref(&t.document));
-    put_meta(&mut m, t.ttl, &t.data);
-    m.insert("origin".into(), t.origin.as_str().into());
-    Value::Object(m)
+impl Repr for Credential {
+    /// `{"id","coll":"Credential","ts","document","data"?}` — never a password or hash.
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", &self.id.to_string())?;
+        m.serialize_entry("coll", "Credential")?;
+        m.serialize_entry("ts", &self.ts.to_rfc3339())?;
+        m.serialize_entry("document", &ref_out(&self.document))?;
+        if let Some(d) = data_out(&self.data) {
+            m.serialize_entry("data", d)?;
+        }
+        m.end()
+    }
 }
 
-/// A token with its secret: only in the response that creates it.
-pub fn new_token(t: &NewToken) -> Value {
-    let mut v = token(&t.token);
-    v["secret"] = Value::String(t.secret.expose().to_owned());
-    v
+fn token_entries<M: SerializeMap>(t: &Token, m: &mut M) -> Result<(), M::Error> {
+    m.serialize_entry("id", &t.id.to_string())?;
+    m.serialize_entry("coll", "Token")?;
+    m.serialize_entry("ts", &t.ts.to_rfc3339())?;
+    m.serialize_entry("document", &ref_out(&t.document))?;
+    if let Some(ttl) = t.ttl {
+        m.serialize_entry("ttl", &ttl.to_rfc3339())?;
+    }
+    if let Some(d) = data_out(&t.data) {
+        m.serialize_entry("data", d)?;
+    }
+    m.serialize_entry("origin", t.origin.as_str())
 }
 
-/// `{"id","coll":"Key","ts","role","ttl"?,"data"?}` — no secret.
-pub fn key(k: &Key) -> Value {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::String(k.id.to_string()));
-    m.insert("coll".into(), "Key".into());
-    m.insert("ts".into(), Value::String(k.ts.to_rfc3339()));
-    m.insert("role".into(), k.role.as_str().into());
-    put_meta(&mut m, k.ttl, &k.data);
-    Value::Object(m)
+impl Repr for Token {
+    /// `{"id","coll":"Token","ts","document","ttl"?,"data"?,"origin"}` — no secret.
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        token_entries(self, &mut m)?;
+        m.end()
+    }
 }
 
-/// A key with its secret: only in the response that creates it.
-pub fn new_key(k: &NewKey) -> Value {
-    let mut v = key(&k.key);
-    v["secret"] = Value::String(k.secret.expose().to_owned());
-    v
+impl Repr for NewToken {
+    /// A token with its secret: only in the response that creates it.
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        token_entries(&self.token, &mut m)?;
+        m.serialize_entry("secret", self.secret.expose())?;
+        m.end()
+    }
 }
 
-/// `{"data": [...], "after": cursor|null}`.
-pub fn page<T, C: ToString>(p: &Page<T, C>, item: impl Fn(&T) -> Value) -> Value {
-    json!({
-        "data": p.data.iter().map(item).collect::<Vec<_>>(),
-        "after": p.after.as_ref().map(|a| a.to_string()),
-    })
+fn key_entries<M: SerializeMap>(k: &Key, m: &mut M) -> Result<(), M::Error> {
+    m.serialize_entry("id", &k.id.to_string())?;
+    m.serialize_entry("coll", "Key")?;
+    m.serialize_entry("ts", &k.ts.to_rfc3339())?;
+    m.serialize_entry("role", k.role.as_str())?;
+    if let Some(ttl) = k.ttl {
+        m.serialize_entry("ttl", &ttl.to_rfc3339())?;
+    }
+    if let Some(d) = data_out(&k.data) {
+        m.serialize_entry("data", d)?;
+    }
+    Ok(())
+}
+
+impl Repr for Key {
+    /// `{"id","coll":"Key","ts","role","ttl"?,"data"?}` — no secret.
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        key_entries(self, &mut m)?;
+        m.end()
+    }
+}
+
+impl Repr for NewKey {
+    /// A key with its secret: only in the response that creates it.
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        key_entries(&self.key, &mut m)?;
+        m.serialize_entry("secret", self.secret.expose())?;
+        m.end()
+    }
+}
+
+impl Repr for Value {
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.serialize(s)
+    }
+}
+
+impl<T: Repr, C: ToString> Repr for Page<T, C> {
+    /// `{"data": [...], "after": cursor|null}`.
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let items: Vec<Out<'_, T>> = self.data.iter().map(Out).collect();
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("data", &items)?;
+        m.serialize_entry("after", &self.after.as_ref().map(ToString::to_string))?;
+        m.end()
+    }
 }
