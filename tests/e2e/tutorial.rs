@@ -207,3 +207,55 @@ async fn login_by_match_and_sessions() {
         s.stop().await;
     }
 }
+
+/// Two `sesame` instances over one Postgres: a token minted on one works on the other, and a
+/// logout on either is `unauthorized` on both at once (nothing caches tokens).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_is_immediate_across_instances() {
+    let Some(db) = sesame_postgres::testing::TestDb::new().await else { return };
+    let store_b = std::sync::Arc::new(sesame_postgres::PgStore::new(db.config.clone()).unwrap());
+    let a = TestServer::start(db.store.clone(), None, Default::default()).await;
+    let b = TestServer::start(store_b, None, Default::default()).await;
+    let admin = Some(ADMIN);
+    a.call(Method::POST, "/collections", admin, Some(json!({"name": "User"}))).await;
+    let id = a
+        .call(Method::POST, "/collections/User/documents", admin, Some(json!({"n": 1})))
+        .await
+        .str("id");
+    let cred = b
+        .call(
+            Method::POST,
+            "/credentials",
+            admin,
+            Some(json!({"document": {"coll": "User", "id": id}, "password": "pw"})),
+        )
+        .await
+        .str("id");
+    let secret = a
+        .call(
+            Method::POST,
+            &format!("/credentials/{cred}/login"),
+            admin,
+            Some(json!({"password": "pw"})),
+        )
+        .await
+        .str("secret");
+    let me = Some(secret.as_str());
+    assert_eq!(b.call(Method::GET, "/tokens/self", me, None).await.status, StatusCode::OK);
+    assert_eq!(a.call(Method::GET, "/tokens/self", me, None).await.status, StatusCode::OK);
+    assert_eq!(
+        b.call(Method::DELETE, "/tokens/self", me, None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        a.call(Method::GET, "/tokens/self", me, None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        b.call(Method::GET, "/tokens/self", me, None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    a.stop().await;
+    b.stop().await;
+    drop(db);
+}

@@ -7,6 +7,7 @@
 //! [`PgStore::migrate`] (see [`migrate`]).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -19,6 +20,7 @@ use sesame_store::{Page, Store, StoreError, StoredCredential};
 use tokio_postgres::{NoTls, Row};
 
 mod error;
+mod lanes;
 pub mod migrate;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -122,6 +124,7 @@ impl fmt::Debug for PgConfig {
 pub struct PgStore {
     pool: Pool,
     config: PgConfig,
+    lanes: Arc<lanes::Lanes>,
 }
 
 impl fmt::Debug for PgStore {
@@ -148,6 +151,12 @@ macro_rules! cred_cols {
         "id, document_coll, document_id, ts, password_hash, data"
     };
 }
+
+/// The hot-path lookups, also used by [`lanes`].
+pub(crate) const TOKEN_BY_DIGEST: &str =
+    concat!("SELECT ", token_cols!(), " FROM tokens WHERE digest = $1");
+pub(crate) const KEY_BY_DIGEST: &str =
+    concat!("SELECT ", key_cols!(), " FROM keys WHERE digest = $1");
 
 fn corrupt(what: &str, e: impl fmt::Display) -> StoreError {
     StoreError::Other(format!("unreadable {what} row: {e}").into())
@@ -232,6 +241,7 @@ impl PgStore {
     /// [`Store::ping`] to fail fast at start-up.
     pub fn new(config: PgConfig) -> Result<Self, StoreError> {
         let pg = config.pg_config()?;
+        let pg_for_lanes = pg.clone();
         let mgr = Manager::from_config(
             pg,
             NoTls,
@@ -245,7 +255,8 @@ impl PgStore {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Other(Box::new(e)))?;
-        Ok(PgStore { pool, config })
+        let lanes = Arc::new(lanes::Lanes::new(pg_for_lanes, config.connect_timeout));
+        Ok(PgStore { pool, config, lanes })
     }
 
     /// The configuration this store was built with.
@@ -548,14 +559,8 @@ impl Store for PgStore {
     }
 
     async fn token_by_digest(&self, digest: &SecretDigest) -> Result<Token, StoreError> {
-        let r = self
-            .query_opt(
-                concat!("SELECT ", token_cols!(), " FROM tokens WHERE digest = $1"),
-                &[&&digest.as_bytes()[..]],
-            )
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        row_token(&r)
+        let r = self.lanes.lookup(lanes::Lookup::Token, &digest.as_bytes()[..]).await?;
+        row_token(&r.ok_or(StoreError::NotFound)?)
     }
 
     async fn token_by_id(&self, tid: DocId) -> Result<Token, StoreError> {
@@ -635,14 +640,8 @@ impl Store for PgStore {
     }
 
     async fn key_by_digest(&self, digest: &SecretDigest) -> Result<Key, StoreError> {
-        let r = self
-            .query_opt(
-                concat!("SELECT ", key_cols!(), " FROM keys WHERE digest = $1"),
-                &[&&digest.as_bytes()[..]],
-            )
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        row_key(&r)
+        let r = self.lanes.lookup(lanes::Lookup::Key, &digest.as_bytes()[..]).await?;
+        row_key(&r.ok_or(StoreError::NotFound)?)
     }
 
     async fn key_by_id(&self, kid: DocId) -> Result<Key, StoreError> {

@@ -1,0 +1,104 @@
+//! Lanes: a few shared, pipelined connections for the hot path (secret lookups by digest).
+//!
+//! Every authenticated request does one lookup by digest. Through the pool, each would take a
+//! connection exclusively and wake its own Postgres backend; here concurrent lookups share a
+//! small number of connections, and tokio-postgres pipelines them (it sends a query without
+//! waiting for the previous answer). Fewer busy backends and batched round trips let the same
+//! cores serve more requests. A lane whose connection broke reconnects on next use. Only these
+//! two read-only, single-row statements use lanes; every write goes through the pool.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sesame_store::StoreError;
+use tokio::sync::RwLock;
+use tokio_postgres::{Client, NoTls, Row, Statement};
+
+use crate::error::map_pg;
+
+/// How many lanes a store keeps (extra connections beyond the pool).
+pub(crate) const LANES: usize = 2;
+
+/// Which lookup.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Lookup {
+    Token,
+    Key,
+}
+
+#[derive(Debug)]
+struct Conn {
+    client: Client,
+    token: Statement,
+    key: Statement,
+}
+
+#[derive(Debug)]
+pub(crate) struct Lanes {
+    config: tokio_postgres::Config,
+    connect_timeout: Duration,
+    lanes: Vec<RwLock<Option<Arc<Conn>>>>,
+    next: AtomicUsize,
+}
+
+impl Lanes {
+    pub(crate) fn new(config: tokio_postgres::Config, connect_timeout: Duration) -> Self {
+        Lanes {
+            config,
+            connect_timeout,
+            lanes: (0..LANES).map(|_| RwLock::new(None)).collect(),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    async fn connect(&self) -> Result<Conn, StoreError> {
+        let (client, conn) = tokio::time::timeout(self.connect_timeout, self.config.connect(NoTls))
+            .await
+            .map_err(|_| StoreError::Unavailable("timed out connecting to Postgres".into()))?
+            .map_err(|e| match map_pg(e) {
+                StoreError::Other(src) => StoreError::Unavailable(src),
+                other => other,
+            })?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "lookup connection closed");
+            }
+        });
+        let token = client.prepare(crate::TOKEN_BY_DIGEST).await.map_err(map_pg)?;
+        let key = client.prepare(crate::KEY_BY_DIGEST).await.map_err(map_pg)?;
+        Ok(Conn { client, token, key })
+    }
+
+    async fn lane(&self) -> Result<Arc<Conn>, StoreError> {
+        let lane = &self.lanes[self.next.fetch_add(1, Ordering::Relaxed) % self.lanes.len()];
+        if let Some(c) = lane.read().await.as_ref() {
+            if !c.client.is_closed() {
+                return Ok(c.clone());
+            }
+        }
+        let mut w = lane.write().await;
+        if let Some(c) = w.as_ref() {
+            if !c.client.is_closed() {
+                return Ok(c.clone());
+            }
+        }
+        let c = Arc::new(self.connect().await?);
+        *w = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Runs a lookup by digest; the row, if any.
+    pub(crate) async fn lookup(
+        &self,
+        which: Lookup,
+        digest: &[u8],
+    ) -> Result<Option<Row>, StoreError> {
+        let c = self.lane().await?;
+        let stmt = match which {
+            Lookup::Token => &c.token,
+            Lookup::Key => &c.key,
+        };
+        c.client.query_opt(stmt, &[&digest]).await.map_err(map_pg)
+    }
+}
