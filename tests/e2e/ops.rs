@@ -48,3 +48,156 @@ async fn shutdown_stops_accepting_and_returns() {
         .expect("drained in time");
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "no longer accepting");
 }
+
+/// A writer that keeps everything logged, for the test below.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() -> Captured {
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    CAPTURED
+        .get_or_init(|| {
+            let c = Captured::default();
+            let w = c.clone();
+            let sub = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_writer(move || w.clone())
+                .with_ansi(false)
+                .finish();
+            tracing::subscriber::set_global_default(sub).expect("first global subscriber");
+            c
+        })
+        .clone()
+}
+
+/// Secrets, passwords and the Authorization header never reach a log line, at any level,
+/// over HTTP/1.1 or HTTP/2, on success or failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_never_contain_secrets_or_passwords() {
+    let logs = capture_logs();
+    let s = TestServer::memory().await;
+    let a = Some(ADMIN);
+    let password = "correct-horse-battery-staple";
+    s.call(Method::POST, "/collections", a, Some(json!({"name": "User"}))).await;
+    let id = s
+        .call(Method::POST, "/collections/User/documents", a, Some(json!({"email": "x@y.z"})))
+        .await
+        .str("id");
+    let cred = s
+        .call(
+            Method::POST,
+            "/credentials",
+            a,
+            Some(json!({"document": {"coll": "User", "id": id}, "password": password})),
+        )
+        .await
+        .str("id");
+    let login = s
+        .call(
+            Method::POST,
+            &format!("/credentials/{cred}/login"),
+            a,
+            Some(json!({"password": password})),
+        )
+        .await;
+    let secret = login.str("secret");
+    let key =
+        s.call_h2(Method::POST, "/keys", a, Some(json!({"role": "server"}))).await.str("secret");
+    s.call(
+        Method::POST,
+        &format!("/credentials/{cred}/login"),
+        Some(&key),
+        Some(json!({"password": "wrong-password-here"})),
+    )
+    .await;
+    s.call(
+        Method::PATCH,
+        &format!("/credentials/{cred}"),
+        a,
+        Some(json!({"password": "new-password-9876"})),
+    )
+    .await;
+    s.call_h2(Method::GET, "/tokens/self", Some(&secret), None).await;
+    s.call(Method::GET, "/identity", Some(&secret), None).await;
+    s.call(Method::DELETE, "/tokens/self", Some(&secret), None).await;
+    s.call(Method::GET, "/tokens/self", Some(&secret), None).await;
+    s.call(Method::GET, "/collections", Some("snt_not-a-real-secret-but-still-private"), None)
+        .await;
+    s.stop().await;
+    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(text.contains("login succeeded"), "the capture works");
+    assert!(text.contains("served"), "request lines are logged");
+    for needle in [
+        password,
+        "wrong-password-here",
+        "new-password-9876",
+        secret.as_str(),
+        &secret[4..],
+        key.as_str(),
+        &key[4..],
+        ADMIN,
+        "not-a-real-secret-but-still-private",
+        "$argon2id",
+    ] {
+        assert!(!text.contains(needle), "a log line contains `{needle}`");
+    }
+    assert!(!text.to_ascii_lowercase().contains("authorization: bearer"));
+}
+
+/// A request in flight when shutdown starts still gets its answer; new connections are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_in_flight_requests() {
+    use sesame_auth::HashParams;
+    // Expensive hashing makes a login take long enough to be caught in flight.
+    let auth = sesame_auth::AuthConfig {
+        hash_params: HashParams { m_cost_kib: 32 * 1024, t_cost: 6, p_cost: 1 },
+        ..sesame_tests::test_auth_config()
+    };
+    let store = std::sync::Arc::new(sesame_store::MemoryStore::new());
+    let mut s = TestServer::start_with(store, None, Default::default(), auth).await;
+    let a = Some(ADMIN);
+    s.call(Method::POST, "/collections", a, Some(json!({"name": "User"}))).await;
+    let id =
+        s.call(Method::POST, "/collections/User/documents", a, Some(json!({}))).await.str("id");
+    let cred = s
+        .call(
+            Method::POST,
+            "/credentials",
+            a,
+            Some(json!({"document": {"coll": "User", "id": id}, "password": "pw"})),
+        )
+        .await
+        .str("id");
+    let s2 = std::sync::Arc::new(std::sync::Mutex::new(None::<http::StatusCode>));
+    let before = s.engine.hash_stats().verifications;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http();
+    let req = http::Request::post(format!("{}/credentials/{cred}/login", s.base()))
+        .header("authorization", format!("Bearer {ADMIN}"))
+        .body(http_body_util::Full::new(bytes::Bytes::from(json!({"password": "pw"}).to_string())))
+        .unwrap();
+    let out = s2.clone();
+    let in_flight = tokio::spawn(async move {
+        let r = client.request(req).await.expect("an answer despite the shutdown");
+        *out.lock().unwrap() = Some(r.status());
+    });
+    // Wait until the server is verifying the password, then shut down.
+    while s.engine.hash_stats().verifications == before {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    s.shutdown();
+    in_flight.await.unwrap();
+    assert_eq!(*s2.lock().unwrap(), Some(StatusCode::CREATED));
+    s.wait().await;
+    assert!(tokio::net::TcpStream::connect(s.addr).await.is_err());
+}

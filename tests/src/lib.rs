@@ -33,7 +33,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// Its engine, to inspect state.
     pub engine: Arc<Engine>,
-    stop: Option<oneshot::Sender<()>>,
+    stop: std::sync::Mutex<Option<oneshot::Sender<()>>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     h1: Client<HttpConnector, Full<Bytes>>,
     h2: Client<HttpConnector, Full<Bytes>>,
@@ -98,7 +98,17 @@ impl TestServer {
         db: Option<TestDb>,
         config: ServerConfig,
     ) -> TestServer {
-        let engine = Arc::new(Engine::new(store, test_auth_config()).expect("engine"));
+        TestServer::start_with(store, db, config, test_auth_config()).await
+    }
+
+    /// A server over any store, with its own engine configuration.
+    pub async fn start_with(
+        store: Arc<dyn Store>,
+        db: Option<TestDb>,
+        config: ServerConfig,
+        auth: AuthConfig,
+    ) -> TestServer {
+        let engine = Arc::new(Engine::new(store, auth).expect("engine"));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
@@ -108,7 +118,15 @@ impl TestServer {
         }));
         let h1 = Client::builder(TokioExecutor::new()).build_http();
         let h2 = Client::builder(TokioExecutor::new()).http2_only(true).build_http();
-        TestServer { addr, engine, stop: Some(tx), task: Some(task), h1, h2, _db: db }
+        TestServer {
+            addr,
+            engine,
+            stop: std::sync::Mutex::new(Some(tx)),
+            task: Some(task),
+            h1,
+            h2,
+            _db: db,
+        }
     }
 
     /// `http://addr`.
@@ -198,11 +216,21 @@ impl TestServer {
         self.call(Method::GET, "/healthz", None, None).await.status == StatusCode::OK
     }
 
-    /// Stops the server and waits for it to drain.
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
+    /// Signals shutdown (as SIGTERM would) without waiting.
+    pub fn shutdown(&self) {
+        if let Some(tx) = self.stop.lock().unwrap().take() {
             let _ = tx.send(());
         }
+    }
+
+    /// Stops the server and waits for it to drain.
+    pub async fn stop(mut self) {
+        self.shutdown();
+        self.wait().await;
+    }
+
+    /// Waits for the server task to finish (after [`TestServer::shutdown`]).
+    pub async fn wait(&mut self) {
         if let Some(t) = self.task.take() {
             t.await.expect("server task").expect("server result");
         }
@@ -211,8 +239,6 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
+        self.shutdown();
     }
 }

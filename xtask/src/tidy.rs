@@ -62,6 +62,12 @@ fn layering(problems: &mut Vec<String>) -> Result<(), String> {
         return Err(format!("cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr)));
     }
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    check_layering(&meta, problems);
+    Ok(())
+}
+
+/// The layering rules applied to `cargo metadata` output.
+fn check_layering(meta: &serde_json::Value, problems: &mut Vec<String>) {
     let allowed: BTreeMap<&str, &[&str]> = ALLOWED.iter().copied().collect();
     let forbidden: BTreeMap<&str, &[&str]> = FORBIDDEN_EXTERNAL.iter().copied().collect();
     let members: Vec<String> = meta["packages"]
@@ -87,7 +93,6 @@ fn layering(problems: &mut Vec<String>) -> Result<(), String> {
             }
         }
     }
-    Ok(())
 }
 
 fn module_docs(problems: &mut Vec<String>) {
@@ -172,4 +177,55 @@ fn migrations(problems: &mut Vec<String>, bless: bool) -> Result<(), String> {
         eprintln!("tidy: recorded new migration checksums");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    fn problems(meta: serde_json::Value) -> Vec<String> {
+        let mut p = Vec::new();
+        super::check_layering(&meta, &mut p);
+        p
+    }
+
+    fn pkg(name: &str, deps: &[(&str, Option<&str>)]) -> serde_json::Value {
+        let deps: Vec<_> = deps.iter().map(|(d, kind)| json!({"name": d, "kind": kind})).collect();
+        json!({"name": name, "dependencies": deps})
+    }
+
+    #[test]
+    fn the_real_arrows_pass() {
+        let meta = json!({"packages": [
+            pkg("sesame-model", &[("serde_json", None)]),
+            pkg("sesame-store", &[("sesame-model", None)]),
+            pkg("sesame-postgres", &[("sesame-store", None), ("tokio-postgres", None)]),
+            pkg("sesame-auth", &[("sesame-store", None), ("serde_json", Some("dev"))]),
+            pkg("sesame-server", &[("sesame-auth", None), ("sesame-postgres", None), ("hyper", None)]),
+        ]});
+        assert_eq!(problems(meta), Vec::<String>::new());
+    }
+
+    #[test]
+    fn upward_and_sideways_arrows_fail() {
+        let meta = json!({"packages": [
+            pkg("sesame-model", &[("tokio", None)]),
+            pkg("sesame-store", &[("sesame-model", None), ("sesame-auth", None)]),
+            pkg("sesame-auth", &[("sesame-store", None), ("sesame-postgres", None), ("hyper", None)]),
+            pkg("sesame-postgres", &[("sesame-server", Some("dev"))]),
+            pkg("sesame-server", &[]),
+            pkg("sesame-new", &[]),
+        ]});
+        let p = problems(meta);
+        for expected in [
+            "`sesame-model` must not depend on external `tokio`",
+            "`sesame-store` must not depend on `sesame-auth`",
+            "`sesame-auth` must not depend on `sesame-postgres`",
+            "`sesame-auth` must not depend on external `hyper`",
+            "`sesame-postgres` must not depend on `sesame-server`",
+            "crate `sesame-new` has no layering rule",
+        ] {
+            assert!(p.iter().any(|l| l.contains(expected)), "missing {expected:?} in {p:#?}");
+        }
+    }
 }

@@ -246,3 +246,59 @@ impl Config {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    fn serve_args(args: &[&str]) -> ServeArgs {
+        let mut argv = vec!["sesame", "serve"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).expect("flags parse").command {
+            Some(Command::Serve(a)) => a,
+            other => panic!("expected serve, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let cfg = Config::from_args(serve_args(&[
+            "--admin-secret",
+            "super-secret-admin-value-42",
+            "--database-url",
+            "postgres://app:db-password-xyz@127.0.0.1:5432/sesame",
+        ]))
+        .unwrap();
+        let dump = format!("{cfg:?}");
+        assert!(!dump.contains("super-secret-admin-value-42"), "{dump}");
+        assert!(!dump.contains("db-password-xyz"), "{dump}");
+        assert!(dump.contains("127.0.0.1:5432"), "the rest stays readable: {dump}");
+    }
+
+    #[test]
+    fn defaults_are_memory_owasp_and_loopback() {
+        let cfg = Config::from_args(serve_args(&[])).unwrap();
+        assert!(matches!(cfg.store, StoreConfig::Memory));
+        assert_eq!(cfg.listen.to_string(), "127.0.0.1:8787");
+        assert_eq!(cfg.auth.hash_params, HashParams::OWASP);
+        assert_eq!(cfg.server.max_body_bytes, 64 * 1024);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_flag_named() {
+        for (args, flag) in [
+            (vec!["--admin-secret", "short"], "--admin-secret"),
+            (vec!["--database-url", "not a url"], "--database-url"),
+            (
+                vec!["--min-password-length", "10", "--max-password-length", "5"],
+                "--min-password-length",
+            ),
+            (vec!["--hash-memory-kib", "1"], "--hash-memory-kib"),
+        ] {
+            let e = Config::from_args(serve_args(&args)).unwrap_err();
+            assert!(e.to_string().contains(flag), "{e}");
+        }
+    }
+}
