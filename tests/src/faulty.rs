@@ -6,7 +6,7 @@ use sesame_model::{
     Collection, CollectionName, Credential, DocId, DocRef, Document, Fields, Key, PasswordHash,
     SecretDigest, Timestamp, Token,
 };
-use sesame_store::{Page, Store, StoreError, StoredCredential};
+use sesame_store::{Page, Revoke, Store, StoreError, StoredCredential};
 
 /// How every call fails.
 #[derive(Debug, Clone, Copy)]
@@ -99,10 +99,11 @@ impl Store for FaultyStore {
         _: DocId,
         _: &PasswordHash,
         _: Timestamp,
-    ) -> Result<Credential, StoreError> {
+        _: Revoke,
+    ) -> Result<(Credential, u64), StoreError> {
         self.fail()
     }
-    async fn delete_credential(&self, _: DocId) -> Result<(), StoreError> {
+    async fn delete_credential(&self, _: DocId) -> Result<u64, StoreError> {
         self.fail()
     }
     async fn create_token(&self, _: &Token, _: &SecretDigest) -> Result<(), StoreError> {

@@ -11,7 +11,7 @@ use sesame_model::{
     Key, Password, Role, Secret, SecretDigest, SecretKind, Timestamp, Token, TokenOrigin,
     SECRET_RANDOM_BYTES,
 };
-use sesame_store::{constraint, Page, Store, StoreError, StoredCredential};
+use sesame_store::{constraint, Page, Revoke, Store, StoreError, StoredCredential};
 
 use crate::{Access, AuthConfig, AuthError, Clock, HashStats, Hasher, Principal, SystemClock};
 
@@ -523,8 +523,10 @@ impl Engine {
         if v.needs_rehash {
             match self.hasher.hash(password).await {
                 Ok(h) => {
-                    if let Err(e) =
-                        self.store.update_credential_hash(cred.id, &h, self.clock.now()).await
+                    if let Err(e) = self
+                        .store
+                        .update_credential_hash(cred.id, &h, self.clock.now(), Revoke::Nothing)
+                        .await
                     {
                         tracing::warn!(credential = %cred.id, error = %e, "re-hash not saved");
                     }
@@ -576,13 +578,17 @@ impl Engine {
         Ok(self.hasher.verify(password, stored.hash.as_ref()).await?.ok)
     }
 
-    /// Sets a new password (`credential.update({ password })`).
+    /// Sets a new password (`credential.update({ password })`). Unless `keep_tokens`, every
+    /// other token of the identity is revoked in the same store step (the caller's own token
+    /// survives when the caller is that identity): a stolen session does not outlive a password
+    /// reset. Returns the credential and how many tokens were revoked.
     pub async fn change_password(
         &self,
         p: &Principal,
         credential: DocId,
         password: &Password,
-    ) -> Result<Credential, AuthError> {
+        keep_tokens: bool,
+    ) -> Result<(Credential, u64), AuthError> {
         self.check(p, Access::WriteCredential)?;
         self.check_new_password(password)?;
         self.store
@@ -590,26 +596,35 @@ impl Engine {
             .await
             .map_err(|e| AuthError::from_store(e, item_not_found("Credential", credential)))?;
         let hash = self.hasher.hash(password).await?;
-        let c = self
+        let revoke = if keep_tokens {
+            Revoke::Nothing
+        } else {
+            Revoke::AllExcept(self.current_token(p).map(|t| t.id))
+        };
+        let (c, revoked) = self
             .store
-            .update_credential_hash(credential, &hash, self.clock.now())
+            .update_credential_hash(credential, &hash, self.clock.now(), revoke)
             .await
             .map_err(|e| AuthError::from_store(e, item_not_found("Credential", credential)))?;
-        tracing::info!(target: "sesame::audit", credential = %credential, "password changed");
-        Ok(c)
+        tracing::info!(target: "sesame::audit", credential = %credential, revoked, "password changed");
+        Ok((c, revoked))
     }
 
-    /// Deletes a credential (`credential.delete()`); its document can no longer log in.
+    /// Deletes a credential (`credential.delete()`): its document can no longer log in, and
+    /// every token of the document is revoked in the same step. How many tokens were revoked.
     pub async fn delete_credential(
         &self,
         p: &Principal,
         credential: DocId,
-    ) -> Result<(), AuthError> {
+    ) -> Result<u64, AuthError> {
         self.check(p, Access::WriteCredential)?;
-        self.store
+        let revoked = self
+            .store
             .delete_credential(credential)
             .await
-            .map_err(|e| AuthError::from_store(e, item_not_found("Credential", credential)))
+            .map_err(|e| AuthError::from_store(e, item_not_found("Credential", credential)))?;
+        tracing::info!(target: "sesame::audit", credential = %credential, revoked, "credential deleted");
+        Ok(revoked)
     }
 
     // ----- tokens ------------------------------------------------------------------------

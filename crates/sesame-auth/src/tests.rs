@@ -621,7 +621,9 @@ async fn privilege_matrix() {
                 ReadOwnCredential => e.credential_by_document(p, &jane).await.map(drop),
                 ReadOtherCredential => e.credential_by_document(p, &john).await.map(drop),
                 ReadOtherCredentialById => e.get_credential(p, john_cred).await.map(drop),
-                ChangeOwnPassword => e.change_password(p, jane_cred, &pw("sekret")).await.map(drop),
+                ChangeOwnPassword => {
+                    e.change_password(p, jane_cred, &pw("sekret"), true).await.map(drop)
+                }
                 Verify => e.verify(p, john_cred, &pw("sekret")).await.map(drop),
                 Login => e.login(p, victim.1, &pw("pw"), None).await.map(drop),
                 CreateToken => e.create_token(p, victim.0.clone(), None, None).await.map(drop),
@@ -667,4 +669,31 @@ fn error_codes_are_pinned() {
         assert_eq!(e.code(), *code);
     }
     assert_eq!(AuthError::CODES, all.iter().map(|(_, c)| *c).collect::<Vec<_>>().as_slice());
+}
+
+#[tokio::test]
+async fn password_change_revokes_other_sessions_unless_asked_not_to() {
+    let w = world();
+    let (jane, cred) = w.jane().await;
+    let a = w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap();
+    let b = w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap();
+    // Keeping tokens is an explicit choice.
+    let (_, n) = w.engine.change_password(&w.admin, cred, &pw("second"), true).await.unwrap();
+    assert_eq!(n, 0);
+    assert_eq!(w.code_of(&a.secret).await, "ok");
+    // By default, a password change logs out every session.
+    let (_, n) = w.engine.change_password(&w.admin, cred, &pw("third"), false).await.unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(w.code_of(&a.secret).await, "unauthorized");
+    assert_eq!(w.code_of(&b.secret).await, "unauthorized");
+    // The old password no longer works; the new one does.
+    assert_eq!(
+        w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap_err().code(),
+        "invalid_secret"
+    );
+    let c = w.engine.login(&w.admin, cred, &pw("third"), None).await.unwrap();
+    // Deleting the credential revokes everything too.
+    assert_eq!(w.engine.delete_credential(&w.admin, cred).await.unwrap(), 1);
+    assert_eq!(w.code_of(&c.secret).await, "unauthorized");
+    assert!(w.engine.get_document(&w.admin, &jane).await.is_ok(), "the identity stays");
 }

@@ -16,7 +16,7 @@ use sesame_model::{
     Collection, CollectionName, Credential, Data, DocId, DocRef, Document, Fields, Json, Key,
     PasswordHash, Role, SecretDigest, Timestamp, Token,
 };
-use sesame_store::{Page, Store, StoreError, StoredCredential};
+use sesame_store::{Page, Revoke, Store, StoreError, StoredCredential};
 use tokio_postgres::{NoTls, Row};
 
 mod error;
@@ -520,23 +520,48 @@ impl Store for PgStore {
         cid: DocId,
         hash: &PasswordHash,
         t: Timestamp,
-    ) -> Result<Credential, StoreError> {
+        revoke: Revoke,
+    ) -> Result<(Credential, u64), StoreError> {
+        // One statement: the hash change and the revocation commit together.
+        let (revoke, except) = match revoke {
+            Revoke::Nothing => (false, None),
+            Revoke::AllExcept(e) => (true, e.map(DocId::as_i64)),
+        };
         let r = self
             .query_opt(
                 concat!(
-                    "UPDATE credentials SET password_hash = $2, ts = $3 WHERE id = $1 RETURNING ",
+                    "WITH c AS (UPDATE credentials SET password_hash = $2, ts = $3 WHERE id = $1 \
+                     RETURNING ",
                     cred_cols!(),
-                    ""
+                    "), d AS (DELETE FROM tokens t USING c WHERE $4 AND t.document_id = c.document_id \
+                     AND t.document_coll = c.document_coll AND ($5::bigint IS NULL OR t.id <> $5) \
+                     RETURNING 1) \
+                     SELECT c.*, (SELECT count(*) FROM d) AS revoked FROM c"
                 ),
-                &[&cid.as_i64(), &hash.as_str(), &t.as_micros()],
+                &[&cid.as_i64(), &hash.as_str(), &t.as_micros(), &revoke, &except],
             )
             .await?
             .ok_or(StoreError::NotFound)?;
-        Ok(row_cred(&r)?.credential)
+        let n: i64 = r.get("revoked");
+        Ok((row_cred(&r)?.credential, n as u64))
     }
 
-    async fn delete_credential(&self, cid: DocId) -> Result<(), StoreError> {
-        found(self.execute("DELETE FROM credentials WHERE id = $1", &[&cid.as_i64()]).await?)
+    async fn delete_credential(&self, cid: DocId) -> Result<u64, StoreError> {
+        let r = self
+            .query_opt(
+                "WITH c AS (DELETE FROM credentials WHERE id = $1 RETURNING document_id, document_coll), \
+                 d AS (DELETE FROM tokens t USING c WHERE t.document_id = c.document_id \
+                       AND t.document_coll = c.document_coll RETURNING 1) \
+                 SELECT (SELECT count(*) FROM c) AS found, (SELECT count(*) FROM d) AS revoked",
+                &[&cid.as_i64()],
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let (found, revoked): (i64, i64) = (r.get("found"), r.get("revoked"));
+        if found == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(revoked as u64)
     }
 
     async fn create_token(&self, t: &Token, digest: &SecretDigest) -> Result<(), StoreError> {

@@ -218,7 +218,11 @@ where
         (R::Credential(i), Method::GET) => ok(&e.get_credential(&p, id(&i)?).await?),
         (R::Credential(i), Method::PATCH) => {
             let b: wire::ChangePassword = wire::parse(&body)?;
-            ok(&e.change_password(&p, id(&i)?, &wire::password(b.password)).await?)
+            let keep = !b.revoke_tokens.unwrap_or(true);
+            let (c, n) = e.change_password(&p, id(&i)?, &wire::password(b.password), keep).await?;
+            let mut v = serde_json::to_value(wire::Out(&c)).map_err(|_| ApiError::Internal)?;
+            v["revoked_tokens"] = n.into();
+            ok(&v)
         }
         (R::Credential(i), _) => {
             e.delete_credential(&p, id(&i)?).await?;

@@ -199,6 +199,8 @@ pub struct CreateCredential {
 pub struct ChangePassword {
     /// The new password.
     pub password: String,
+    /// Whether to revoke the identity's other tokens (default: yes).
+    pub revoke_tokens: Option<bool>,
 }
 
 /// `POST /credentials/{id}/login`.

@@ -16,7 +16,7 @@ use sesame_model::{
     Key, PasswordHash, Role, SecretDigest, Timestamp, Token, TokenOrigin,
 };
 
-use crate::{Store, StoreError, StoredCredential};
+use crate::{Revoke, Store, StoreError, StoredCredential};
 
 /// Makes fresh stores for the suite.
 #[async_trait]
@@ -42,6 +42,8 @@ macro_rules! store_conformance {
             find_documents_by_exact_equality,
             find_documents_paginates,
             credentials_one_per_document,
+            password_change_revokes_tokens_atomically,
+            credential_delete_revokes_all_tokens,
             credential_without_password,
             credential_needs_existing_document,
             tokens_lifecycle,
@@ -359,21 +361,33 @@ pub async fn credentials_one_per_document(store: Arc<dyn Store>) {
     assert_not_found(f.store.credential_by_id(second.credential.id).await);
 
     let t = now().plus_seconds(5);
-    let updated = f
+    let (updated, revoked) = f
         .store
-        .update_credential_hash(cred.credential.id, &PasswordHash::new("new".into()), t)
+        .update_credential_hash(
+            cred.credential.id,
+            &PasswordHash::new("new".into()),
+            t,
+            Revoke::Nothing,
+        )
         .await
         .unwrap();
-    assert_eq!(updated.ts, t);
+    assert_eq!((updated.ts, revoked), (t, 0));
     let back = f.store.credential_by_document(&d.doc_ref()).await.unwrap();
     assert_eq!(back.hash, Some(PasswordHash::new("new".into())));
     assert_eq!(back.credential.ts, t);
 
-    f.store.delete_credential(cred.credential.id).await.unwrap();
+    assert_eq!(f.store.delete_credential(cred.credential.id).await.unwrap(), 0);
     assert_not_found(f.store.credential_by_document(&d.doc_ref()).await);
     assert_not_found(f.store.delete_credential(cred.credential.id).await);
     assert_not_found(
-        f.store.update_credential_hash(cred.credential.id, &PasswordHash::new("x".into()), t).await,
+        f.store
+            .update_credential_hash(
+                cred.credential.id,
+                &PasswordHash::new("x".into()),
+                t,
+                Revoke::AllExcept(None),
+            )
+            .await,
     );
     // Once deleted, the document may get a new one.
     f.store.create_credential(&f.cred(&d.doc_ref(), Some("h"))).await.unwrap();
@@ -658,4 +672,72 @@ pub async fn document_deleted_during_credential_creation_leaves_no_orphan(store:
         assert_not_found(f.store.credential_by_id(cid).await);
         assert_not_found(f.store.credential_by_document(&d.doc_ref()).await);
     }
+}
+
+/// A password change can revoke the document's tokens (except one) in the same step, and
+/// touches no other document's tokens.
+pub async fn password_change_revokes_tokens_atomically(store: Arc<dyn Store>) {
+    let f = Fixture::new(store);
+    let c = f.coll("Customer").await;
+    let d = f.doc(&c, json!({})).await;
+    let other = f.doc(&c, json!({})).await;
+    let cred = f.cred(&d.doc_ref(), Some("old"));
+    f.store.create_credential(&cred).await.unwrap();
+    let (keep, keep_dg) = f.add_token(&d.doc_ref(), None).await;
+    let mut gone = Vec::new();
+    for _ in 0..3 {
+        gone.push(f.add_token(&d.doc_ref(), None).await.1);
+    }
+    let (_, other_dg) = f.add_token(&other.doc_ref(), None).await;
+    let t = now().plus_seconds(1);
+    let (c1, n) = f
+        .store
+        .update_credential_hash(
+            cred.credential.id,
+            &PasswordHash::new("new".into()),
+            t,
+            Revoke::AllExcept(Some(keep.id)),
+        )
+        .await
+        .unwrap();
+    assert_eq!((c1.ts, n), (t, 3));
+    for dg in gone {
+        assert_not_found(f.store.token_by_digest(&dg).await);
+    }
+    assert_eq!(f.store.token_by_digest(&keep_dg).await.unwrap(), keep);
+    f.store.token_by_digest(&other_dg).await.unwrap();
+    let (_, n) = f
+        .store
+        .update_credential_hash(
+            cred.credential.id,
+            &PasswordHash::new("newer".into()),
+            t,
+            Revoke::AllExcept(None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_not_found(f.store.token_by_digest(&keep_dg).await);
+    assert_eq!(
+        f.store.credential_by_id(cred.credential.id).await.unwrap().hash,
+        Some(PasswordHash::new("newer".into()))
+    );
+}
+
+/// Deleting a credential deletes every token of its document in the same step.
+pub async fn credential_delete_revokes_all_tokens(store: Arc<dyn Store>) {
+    let f = Fixture::new(store);
+    let c = f.coll("Customer").await;
+    let d = f.doc(&c, json!({})).await;
+    let other = f.doc(&c, json!({})).await;
+    let cred = f.cred(&d.doc_ref(), Some("h"));
+    f.store.create_credential(&cred).await.unwrap();
+    let (_, a) = f.add_token(&d.doc_ref(), None).await;
+    let (_, b) = f.add_token(&d.doc_ref(), Some(now().plus_seconds(60))).await;
+    let (_, o) = f.add_token(&other.doc_ref(), None).await;
+    assert_eq!(f.store.delete_credential(cred.credential.id).await.unwrap(), 2);
+    assert_not_found(f.store.token_by_digest(&a).await);
+    assert_not_found(f.store.token_by_digest(&b).await);
+    f.store.token_by_digest(&o).await.unwrap();
+    f.store.get_document(&d.doc_ref()).await.unwrap();
 }

@@ -101,6 +101,15 @@ impl<T, C> Page<T, C> {
     }
 }
 
+/// Which tokens a password change revokes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoke {
+    /// None (e.g. a re-hash with new parameters).
+    Nothing,
+    /// Every token of the credential's document except this one (the caller's own session).
+    AllExcept(Option<DocId>),
+}
+
 /// A credential with its password hash, as stores keep it. Only the engine sees the hash.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredCredential {
@@ -185,15 +194,19 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     async fn credential_by_id(&self, id: DocId) -> Result<StoredCredential, StoreError>;
     /// Reads a document's credential, or `NotFound`.
     async fn credential_by_document(&self, doc: &DocRef) -> Result<StoredCredential, StoreError>;
-    /// Sets a credential's password hash and `ts`. Returns it, or `NotFound`.
+    /// Sets a credential's password hash and `ts` and, per `revoke`, deletes tokens of its
+    /// document, all in one atomic step (no old session outlives the change by a moment).
+    /// Returns the credential and how many tokens were deleted, or `NotFound`.
     async fn update_credential_hash(
         &self,
         id: DocId,
         hash: &PasswordHash,
         ts: Timestamp,
-    ) -> Result<Credential, StoreError>;
-    /// Deletes a credential. `NotFound` if it does not exist.
-    async fn delete_credential(&self, id: DocId) -> Result<(), StoreError>;
+        revoke: Revoke,
+    ) -> Result<(Credential, u64), StoreError>;
+    /// Deletes a credential and every token of its document, atomically; how many tokens were
+    /// deleted. `NotFound` if it does not exist.
+    async fn delete_credential(&self, id: DocId) -> Result<u64, StoreError>;
 
     /// Creates a token stored under `digest`. `NotFound` if its document does not exist;
     /// `Conflict{secret_digest}` or `Conflict{id}` on reuse.

@@ -13,7 +13,7 @@ use sesame_model::{
     SecretDigest, Timestamp, Token,
 };
 
-use crate::{constraint, Page, Store, StoreError, StoredCredential};
+use crate::{constraint, Page, Revoke, Store, StoreError, StoredCredential};
 
 /// An in-memory [`Store`], safe to share between tasks and threads.
 #[derive(Debug, Default)]
@@ -61,6 +61,22 @@ impl State {
             self.tokens_by_ttl.remove(&(ttl, id));
         }
         true
+    }
+
+    fn remove_tokens_of(&mut self, doc: &DocRef, except: Option<DocId>) -> u64 {
+        let ids: Vec<DocId> = match self.tokens_by_doc.get(&doc.id) {
+            Some(set) => set.iter().copied().filter(|id| Some(*id) != except).collect(),
+            None => return 0,
+        };
+        let mut n = 0;
+        for id in ids {
+            if self.tokens.get(&id).is_some_and(|(t, _)| t.document == *doc)
+                && self.remove_token(id)
+            {
+                n += 1;
+            }
+        }
+        n
     }
 
     fn remove_credential(&mut self, id: DocId) -> bool {
@@ -242,20 +258,26 @@ impl Store for MemoryStore {
         id: DocId,
         hash: &PasswordHash,
         ts: Timestamp,
-    ) -> Result<Credential, StoreError> {
+        revoke: Revoke,
+    ) -> Result<(Credential, u64), StoreError> {
         let mut s = self.state.write();
         let c = s.creds.get_mut(&id).ok_or(StoreError::NotFound)?;
         c.hash = Some(hash.clone());
         c.credential.ts = ts;
-        Ok(c.credential.clone())
+        let cred = c.credential.clone();
+        let n = match revoke {
+            Revoke::Nothing => 0,
+            Revoke::AllExcept(except) => s.remove_tokens_of(&cred.document, except),
+        };
+        Ok((cred, n))
     }
 
-    async fn delete_credential(&self, id: DocId) -> Result<(), StoreError> {
-        if self.state.write().remove_credential(id) {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound)
-        }
+    async fn delete_credential(&self, id: DocId) -> Result<u64, StoreError> {
+        let mut s = self.state.write();
+        let doc =
+            s.creds.get(&id).map(|c| c.credential.document.clone()).ok_or(StoreError::NotFound)?;
+        s.remove_credential(id);
+        Ok(s.remove_tokens_of(&doc, None))
     }
 
     async fn create_token(&self, token: &Token, digest: &SecretDigest) -> Result<(), StoreError> {
@@ -314,18 +336,7 @@ impl Store for MemoryStore {
         doc: &DocRef,
         except: Option<DocId>,
     ) -> Result<u64, StoreError> {
-        let mut s = self.state.write();
-        let ids: Vec<DocId> = match s.tokens_by_doc.get(&doc.id) {
-            Some(set) => set.iter().copied().filter(|id| Some(*id) != except).collect(),
-            None => return Ok(0),
-        };
-        let mut n = 0;
-        for id in ids {
-            if s.tokens.get(&id).is_some_and(|(t, _)| t.document == *doc) && s.remove_token(id) {
-                n += 1;
-            }
-        }
-        Ok(n)
+        Ok(self.state.write().remove_tokens_of(doc, except))
     }
 
     async fn delete_expired_tokens(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
