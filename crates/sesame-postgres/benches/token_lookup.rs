@@ -39,7 +39,9 @@ async fn fill(db: &TestDb, total: i64) {
     c.batch_execute("ANALYZE tokens").await.unwrap();
 }
 
-async fn lookups_per_sec(store: Arc<dyn Store>, total: u64) -> f64 {
+/// Lookups per second of tokens `1 + k * stride` for `k < span`: the working set is `span`
+/// tokens spread over the whole table.
+async fn lookups_per_sec(store: Arc<dyn Store>, span: u64, stride: u64) -> f64 {
     let deadline = Instant::now() + RUN;
     let mut tasks = Vec::new();
     for w in 0..CONCURRENCY as u64 {
@@ -48,9 +50,9 @@ async fn lookups_per_sec(store: Arc<dyn Store>, total: u64) -> f64 {
             let mut n = 0u64;
             let mut i = w;
             while Instant::now() < deadline {
-                i = (i * 2_862_933_555_777_941_757 + 3_037_000_493) % total;
+                i = (i * 2_862_933_555_777_941_757 + 3_037_000_493) % span;
                 // The table holds sha256('bench-<i>'), exactly what SecretDigest::of computes.
-                let digest = SecretDigest::of(&format!("bench-{}", i + 1));
+                let digest = SecretDigest::of(&format!("bench-{}", i * stride + 1));
                 store.token_by_digest(&digest).await.expect("token exists");
                 n += 1;
             }
@@ -77,22 +79,27 @@ async fn main() {
         return;
     };
     let store: Arc<dyn Store> = db.store.clone();
-    let mut results = Vec::new();
-    for total in [10_000i64, 1_000_000] {
-        let t = Instant::now();
-        fill(&db, total).await;
-        eprintln!("filled {total} tokens in {:.1}s", t.elapsed().as_secs_f64());
-        lookups_per_sec(store.clone(), total as u64).await; // warm-up
-        let runs: Vec<f64> = {
+    let measure = |span: u64, stride: u64| {
+        let store = store.clone();
+        async move {
+            lookups_per_sec(store.clone(), span, stride).await; // warm-up
             let mut v = Vec::new();
             for _ in 0..REPEATS {
-                v.push(lookups_per_sec(store.clone(), total as u64).await);
+                v.push(lookups_per_sec(store.clone(), span, stride).await);
             }
-            v
-        };
-        let m = median(runs.clone());
-        println!("token_by_digest with {total:>9} tokens: median {m:>8.0}/s  runs {runs:.0?}");
-        results.push(m);
-    }
-    println!("ratio 1M / 10k = {:.2} (1.00 = flat)", results[1] / results[0]);
+            (median(v.clone()), v)
+        }
+    };
+    fill(&db, 10_000).await;
+    let (small, runs) = measure(10_000, 1).await;
+    println!("table of    10000 tokens, all 10000 looked up:            median {small:>8.0}/s  runs {runs:.0?}");
+    let t = Instant::now();
+    fill(&db, 1_000_000).await;
+    eprintln!("filled to 1000000 tokens in {:.1}s", t.elapsed().as_secs_f64());
+    let (hot, runs) = measure(10_000, 100).await;
+    println!("table of  1000000 tokens, 10000 of them looked up:        median {hot:>8.0}/s  runs {runs:.0?}");
+    let (all, runs) = measure(1_000_000, 1).await;
+    println!("table of  1000000 tokens, all 1000000 looked up (cold):   median {all:>8.0}/s  runs {runs:.0?}");
+    println!("ratio, same working set, 100x the table: {:.2} (1.00 = flat)", hot / small);
+    println!("ratio, working set 100x larger too:      {:.2}", all / small);
 }

@@ -96,6 +96,8 @@ pub async fn run_with(
     let pg = |e| MigrationError::Store(map_pg(e));
     let tx = client.transaction().await.map_err(pg)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY]).await.map_err(pg)?;
+    // Quiet "already exists, skipping" notices from the idempotent statements below.
+    tx.batch_execute("SET LOCAL client_min_messages = warning").await.map_err(pg)?;
     tx.batch_execute(
         "CREATE TABLE IF NOT EXISTS sesame_migrations (
              version    integer PRIMARY KEY,
