@@ -4,4 +4,5 @@
 mod errors;
 mod hostile;
 mod ops;
+mod throttle;
 mod tutorial;

@@ -6,7 +6,7 @@ use sesame_model::{
     Collection, CollectionName, Credential, DocId, DocRef, Document, Fields, Key, PasswordHash,
     SecretDigest, Timestamp, Token,
 };
-use sesame_store::{Page, Revoke, Store, StoreError, StoredCredential};
+use sesame_store::{LoginFailures, Page, Revoke, Store, StoreError, StoredCredential, ThrottleKey};
 
 /// How every call fails.
 #[derive(Debug, Clone, Copy)]
@@ -149,6 +149,23 @@ impl Store for FaultyStore {
         self.fail()
     }
     async fn delete_key(&self, _: DocId) -> Result<bool, StoreError> {
+        self.fail()
+    }
+    async fn record_login_failure(
+        &self,
+        _: &ThrottleKey,
+        _: Timestamp,
+        _: i64,
+    ) -> Result<LoginFailures, StoreError> {
+        self.fail()
+    }
+    async fn login_failures(&self, _: &ThrottleKey) -> Result<Option<LoginFailures>, StoreError> {
+        self.fail()
+    }
+    async fn clear_login_failures(&self, _: &ThrottleKey) -> Result<(), StoreError> {
+        self.fail()
+    }
+    async fn delete_stale_login_failures(&self, _: Timestamp, _: usize) -> Result<u64, StoreError> {
         self.fail()
     }
 }

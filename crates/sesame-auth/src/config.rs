@@ -30,6 +30,41 @@ impl Default for HashParams {
     }
 }
 
+/// Brute-force throttling of logins (and `verify`), per account or per identifier tried.
+///
+/// After `free_failures` consecutive failures, each further attempt must wait
+/// `base_delay_secs × 2^(failures − free_failures)`, at most `max_delay_secs`; and no account
+/// may fail more than `max_failures_per_hour` times in an hour (NIST SP 800-63B's limit). A
+/// successful login resets the count. A throttled attempt is refused before any hashing.
+///
+/// The cap on the delay is what keeps throttling from becoming a lock-out weapon: an attacker
+/// who keeps failing on a victim's account gets one guess per `max_delay_secs` and can never
+/// push the victim out for longer than that (with the defaults, 60 s: at most ~60 failures an
+/// hour after the ramp-up, below the hourly limit, so the hourly lock is reached only by a
+/// faster, throttled-anyway attacker sharing the count across instances).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleConfig {
+    /// Consecutive failures allowed before delays start (default 3). 0 disables delays.
+    pub free_failures: u32,
+    /// The first delay, seconds (default 1); doubles with each further failure. 0 disables.
+    pub base_delay_secs: u64,
+    /// The longest delay, seconds (default 60).
+    pub max_delay_secs: u64,
+    /// Most failures per account per hour (default 100); 0 disables the limit.
+    pub max_failures_per_hour: u32,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        ThrottleConfig {
+            free_failures: 3,
+            base_delay_secs: 1,
+            max_delay_secs: 60,
+            max_failures_per_hour: 100,
+        }
+    }
+}
+
 /// The engine's configuration.
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
@@ -51,6 +86,8 @@ pub struct AuthConfig {
     pub default_page_size: usize,
     /// Largest page size a caller may ask for.
     pub max_page_size: usize,
+    /// Brute-force throttling.
+    pub throttle: ThrottleConfig,
 }
 
 impl AuthConfig {
@@ -75,6 +112,7 @@ impl Default for AuthConfig {
             admin_secret: None,
             default_page_size: 64,
             max_page_size: 1000,
+            throttle: ThrottleConfig::default(),
         }
     }
 }

@@ -11,7 +11,9 @@ use sesame_model::{
     Key, Password, Role, Secret, SecretDigest, SecretKind, Timestamp, Token, TokenOrigin,
     SECRET_RANDOM_BYTES,
 };
-use sesame_store::{constraint, Page, Revoke, Store, StoreError, StoredCredential};
+use sesame_store::{
+    constraint, LoginFailures, Page, Revoke, Store, StoreError, StoredCredential, ThrottleKey,
+};
 
 use crate::{Access, AuthConfig, AuthError, Clock, HashStats, Hasher, Principal, SystemClock};
 
@@ -52,6 +54,31 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], AuthError> {
     let mut b = [0u8; N];
     getrandom::fill(&mut b).map_err(|e| AuthError::Internal(e.to_string().into()))?;
     Ok(b)
+}
+
+/// A throttling key: SHA-256 over a kind and its parts, length-prefixed so parts can't collide.
+fn throttle_key(kind: &str, parts: &[&[u8]]) -> ThrottleKey {
+    let mut buf = Vec::with_capacity(64);
+    buf.extend_from_slice(b"sesame-throttle\0");
+    buf.extend_from_slice(kind.as_bytes());
+    for p in parts {
+        buf.extend_from_slice(&(p.len() as u64).to_be_bytes());
+        buf.extend_from_slice(p);
+    }
+    SecretDigest::of_bytes(&buf)
+}
+
+fn credential_key(id: DocId) -> ThrottleKey {
+    throttle_key("credential", &[&id.get().to_be_bytes()])
+}
+
+/// The filter's fields in a stable order (the map is ordered by key), for a throttling key.
+fn serde_json_canonical(f: &Fields) -> String {
+    let mut out = String::new();
+    for (k, v) in f.as_map() {
+        out.push_str(&format!("{}:{}={v};", k.len(), k));
+    }
+    out
 }
 
 fn coll_not_found(c: &CollectionName) -> impl FnOnce() -> String + '_ {
@@ -452,7 +479,8 @@ impl Engine {
             Err(StoreError::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
-        self.finish_login(stored, password, ttl).await
+        // Keyed by the id tried, whether or not it exists.
+        self.finish_login(credential_key(credential), stored, password, ttl).await
     }
 
     /// Logs in as `document` with its credential.
@@ -470,7 +498,14 @@ impl Engine {
             Err(StoreError::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
-        self.finish_login(stored, password, ttl).await
+        let key = match &stored {
+            Some(c) => credential_key(c.credential.id),
+            None => throttle_key(
+                "document",
+                &[document.coll.as_str().as_bytes(), &document.id.get().to_be_bytes()],
+            ),
+        };
+        self.finish_login(key, stored, password, ttl).await
     }
 
     /// Logs in as the one document of `coll` whose fields equal `matching` (e.g. an e-mail
@@ -500,26 +535,79 @@ impl Engine {
             Ok(_) | Err(StoreError::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
-        self.finish_login(stored, password, ttl).await
+        // A known account is counted per credential (across every login route); an unknown
+        // identifier per identifier, by the same rules.
+        let key = match &stored {
+            Some(c) => credential_key(c.credential.id),
+            None => {
+                let canonical = serde_json_canonical(matching);
+                throttle_key("match", &[coll.as_str().as_bytes(), canonical.as_bytes()])
+            }
+        };
+        self.finish_login(key, stored, password, ttl).await
+    }
+
+    /// Refuses an attempt, before any hashing, while `key` is throttled.
+    async fn check_throttle(&self, key: &ThrottleKey) -> Result<(), AuthError> {
+        let Some(f) = self.store.login_failures(key).await? else { return Ok(()) };
+        let now = self.clock.now();
+        if let Some(until) = self.blocked_until(&f).filter(|u| *u > now) {
+            let secs = (until.as_micros() - now.as_micros() + 999_999) / 1_000_000;
+            tracing::info!(target: "sesame::audit", outcome = "throttled", "login refused");
+            return Err(AuthError::Throttled { retry_after_secs: secs.max(1) as u64 });
+        }
+        Ok(())
+    }
+
+    fn blocked_until(&self, f: &LoginFailures) -> Option<Timestamp> {
+        let t = &self.config.throttle;
+        let mut until = None;
+        if t.free_failures > 0 && t.base_delay_secs > 0 && f.consecutive >= t.free_failures {
+            let doublings = (f.consecutive - t.free_failures).min(32);
+            let delay = t.base_delay_secs.saturating_mul(1u64 << doublings).min(t.max_delay_secs);
+            until = Some(f.last_failure.plus_seconds(delay as i64));
+        }
+        if t.max_failures_per_hour > 0 && f.in_window >= t.max_failures_per_hour {
+            let window_end = f.window_start.plus_seconds(3600);
+            until = Some(until.map_or(window_end, |u: Timestamp| u.max(window_end)));
+        }
+        until
+    }
+
+    async fn record_failure(&self, key: &ThrottleKey) -> Result<(), AuthError> {
+        self.store.record_login_failure(key, self.clock.now(), 3_600_000_000).await?;
+        Ok(())
+    }
+
+    /// Deletes up to `batch` failure records that no longer throttle anything.
+    pub async fn sweep_stale_login_failures(&self, batch: usize) -> Result<u64, AuthError> {
+        let horizon = 3600 + self.config.throttle.max_delay_secs.min(86_400) as i64;
+        let before = self.clock.now().plus_seconds(-horizon);
+        Ok(self.store.delete_stale_login_failures(before, batch.max(1)).await?)
     }
 
     async fn finish_login(
         &self,
+        key: ThrottleKey,
         stored: Option<StoredCredential>,
         password: &Password,
         ttl: Option<Timestamp>,
     ) -> Result<NewToken, AuthError> {
+        self.check_throttle(&key).await?;
         let Some(stored) = stored else {
             self.hasher.verify_dummy(password).await?;
+            self.record_failure(&key).await?;
             tracing::info!(target: "sesame::audit", outcome = "unknown_identity", "login failed");
             return Err(AuthError::InvalidSecret);
         };
         let v = self.hasher.verify(password, stored.hash.as_ref()).await?;
         let cred = &stored.credential;
         if !v.ok {
+            self.record_failure(&key).await?;
             tracing::info!(target: "sesame::audit", credential = %cred.id, outcome = "wrong_password", "login failed");
             return Err(AuthError::InvalidSecret);
         }
+        self.store.clear_login_failures(&key).await?;
         if v.needs_rehash {
             match self.hasher.hash(password).await {
                 Ok(h) => {
@@ -575,7 +663,16 @@ impl Engine {
             .credential_by_id(credential)
             .await
             .map_err(|e| AuthError::from_store(e, item_not_found("Credential", credential)))?;
-        Ok(self.hasher.verify(password, stored.hash.as_ref()).await?.ok)
+        // `verify` is a password oracle too: it shares the credential's throttle with login.
+        let key = credential_key(credential);
+        self.check_throttle(&key).await?;
+        let ok = self.hasher.verify(password, stored.hash.as_ref()).await?.ok;
+        if ok {
+            self.store.clear_login_failures(&key).await?;
+        } else {
+            self.record_failure(&key).await?;
+        }
+        Ok(ok)
     }
 
     /// Sets a new password (`credential.update({ password })`). Unless `keep_tokens`, every

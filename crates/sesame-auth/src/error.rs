@@ -41,6 +41,13 @@ pub enum AuthError {
     /// The store cannot be reached; the operation may be retried.
     #[error("The store is unavailable; try again later.")]
     Unavailable(#[source] StoreError),
+    /// Too many failed logins for this account or identifier; retry after the given seconds.
+    /// Says nothing about whether the identity exists.
+    #[error("Too many failed attempts; retry in {retry_after_secs} s.")]
+    Throttled {
+        /// Seconds until an attempt will be considered again.
+        retry_after_secs: u64,
+    },
     /// Something unexpected; details are in the source chain, for logs only.
     #[error("Internal error.")]
     Internal(#[source] BoxError),
@@ -57,6 +64,7 @@ impl AuthError {
         "invalid_argument",
         "unavailable",
         "internal",
+        "throttled",
     ];
 
     /// The stable machine-readable code.
@@ -70,6 +78,7 @@ impl AuthError {
             AuthError::InvalidArgument { .. } => "invalid_argument",
             AuthError::Unavailable(_) => "unavailable",
             AuthError::Internal(_) => "internal",
+            AuthError::Throttled { .. } => "throttled",
         }
     }
 

@@ -14,7 +14,7 @@ mod hasher;
 mod principal;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{AuthConfig, HashParams};
+pub use config::{AuthConfig, HashParams, ThrottleConfig};
 pub use engine::{Engine, NewKey, NewToken};
 pub use error::AuthError;
 pub use hasher::{HashStats, Hasher, Verified};

@@ -259,6 +259,11 @@ impl SecretDigest {
         SecretDigest(Sha256::digest(secret.as_bytes()).into())
     }
 
+    /// The digest of arbitrary bytes (e.g. a throttling key's parts).
+    pub fn of_bytes(bytes: &[u8]) -> Self {
+        SecretDigest(Sha256::digest(bytes).into())
+    }
+
     /// Wraps digest bytes read from storage.
     pub fn from_bytes(b: [u8; 32]) -> Self {
         SecretDigest(b)

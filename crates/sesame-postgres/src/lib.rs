@@ -16,7 +16,7 @@ use sesame_model::{
     Collection, CollectionName, Credential, Data, DocId, DocRef, Document, Fields, Json, Key,
     PasswordHash, Role, SecretDigest, Timestamp, Token,
 };
-use sesame_store::{Page, Revoke, Store, StoreError, StoredCredential};
+use sesame_store::{LoginFailures, Page, Revoke, Store, StoreError, StoredCredential, ThrottleKey};
 use tokio_postgres::{NoTls, Row};
 
 mod error;
@@ -698,4 +698,67 @@ impl Store for PgStore {
     async fn delete_key(&self, kid: DocId) -> Result<bool, StoreError> {
         Ok(self.execute("DELETE FROM keys WHERE id = $1", &[&kid.as_i64()]).await? > 0)
     }
+
+    async fn record_login_failure(
+        &self,
+        key: &ThrottleKey,
+        now: Timestamp,
+        window_us: i64,
+    ) -> Result<LoginFailures, StoreError> {
+        // One upsert: concurrent failures from any instance serialize on the row.
+        let r = self
+            .query_opt(
+                "INSERT INTO login_failures AS f (key, consecutive, last_failure, window_start, in_window) \
+                 VALUES ($1, 1, $2, $2, 1) \
+                 ON CONFLICT (key) DO UPDATE SET \
+                   consecutive = f.consecutive + 1, \
+                   last_failure = $2, \
+                   window_start = CASE WHEN $2 - f.window_start >= $3 THEN $2 ELSE f.window_start END, \
+                   in_window = CASE WHEN $2 - f.window_start >= $3 THEN 1 ELSE f.in_window + 1 END \
+                 RETURNING consecutive, last_failure, window_start, in_window",
+                &[&&key.as_bytes()[..], &now.as_micros(), &window_us],
+            )
+            .await?
+            .ok_or_else(|| StoreError::Other("upsert returned no row".into()))?;
+        row_failures(&r)
+    }
+
+    async fn login_failures(&self, key: &ThrottleKey) -> Result<Option<LoginFailures>, StoreError> {
+        self.query_opt(
+            "SELECT consecutive, last_failure, window_start, in_window FROM login_failures WHERE key = $1",
+            &[&&key.as_bytes()[..]],
+        )
+        .await?
+        .map(|r| row_failures(&r))
+        .transpose()
+    }
+
+    async fn clear_login_failures(&self, key: &ThrottleKey) -> Result<(), StoreError> {
+        self.execute("DELETE FROM login_failures WHERE key = $1", &[&&key.as_bytes()[..]])
+            .await
+            .map(drop)
+    }
+
+    async fn delete_stale_login_failures(
+        &self,
+        before: Timestamp,
+        n: usize,
+    ) -> Result<u64, StoreError> {
+        self.execute(
+            "DELETE FROM login_failures WHERE key IN (SELECT key FROM login_failures \
+             WHERE last_failure < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            &[&before.as_micros(), &(i64::try_from(n).unwrap_or(i64::MAX))],
+        )
+        .await
+    }
+}
+
+fn row_failures(r: &Row) -> Result<LoginFailures, StoreError> {
+    let count = |v: i32| u32::try_from(v).map_err(|e| corrupt("login_failures", e));
+    Ok(LoginFailures {
+        consecutive: count(r.get("consecutive"))?,
+        last_failure: ts(r.get("last_failure"))?,
+        window_start: ts(r.get("window_start"))?,
+        in_window: count(r.get("in_window"))?,
+    })
 }

@@ -126,6 +126,9 @@ async fn sweeper(engine: Arc<Engine>, every: Duration) {
     const BATCH: usize = 1000;
     loop {
         tokio::time::sleep(every).await;
+        if let Err(e) = engine.sweep_stale_login_failures(BATCH).await {
+            tracing::warn!(error = %e, "stale login-failure sweep failed");
+        }
         let mut total = 0;
         loop {
             match engine.sweep_expired_tokens(BATCH).await {

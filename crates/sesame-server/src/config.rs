@@ -102,6 +102,19 @@ pub struct ServeArgs {
     /// time regardless).
     #[arg(long, env = "SESAME_SWEEP_INTERVAL_SECS", default_value_t = 60)]
     pub sweep_interval_secs: u64,
+    /// Login attempts allowed per client address per minute (0: no per-address limit; the
+    /// per-account throttle always applies).
+    #[arg(long, env = "SESAME_LOGIN_RATE_PER_IP", default_value_t = 60)]
+    pub login_rate_per_ip: u32,
+    /// Login attempts a client address may make in a burst.
+    #[arg(long, env = "SESAME_LOGIN_BURST_PER_IP", default_value_t = 20)]
+    pub login_burst_per_ip: u32,
+    /// Consecutive failed logins per account before delays start (0: no delays).
+    #[arg(long, env = "SESAME_THROTTLE_FREE_FAILURES", default_value_t = 3)]
+    pub throttle_free_failures: u32,
+    /// Longest delay between failed logins on one account, seconds.
+    #[arg(long, env = "SESAME_THROTTLE_MAX_DELAY_SECS", default_value_t = 60)]
+    pub throttle_max_delay_secs: u64,
     /// Do not apply migrations at start-up (run `sesame migrate` yourself).
     #[arg(long, env = "SESAME_SKIP_MIGRATIONS")]
     pub skip_migrations: bool,
@@ -225,6 +238,8 @@ impl Config {
             server: ServerConfig {
                 max_body_bytes: a.max_body_bytes.max(1),
                 shutdown_timeout: Duration::from_secs(a.shutdown_timeout_secs),
+                login_per_minute_per_ip: a.login_rate_per_ip,
+                login_burst_per_ip: a.login_burst_per_ip,
                 ..ServerConfig::default()
             },
             auth: AuthConfig {
@@ -236,6 +251,11 @@ impl Config {
                 min_password_len: a.min_password_length,
                 max_password_len: a.max_password_length,
                 admin_secret,
+                throttle: sesame_auth::ThrottleConfig {
+                    free_failures: a.throttle_free_failures,
+                    max_delay_secs: a.throttle_max_delay_secs.max(1),
+                    ..sesame_auth::ThrottleConfig::default()
+                },
                 ..AuthConfig::default()
             },
             store,

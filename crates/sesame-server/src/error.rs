@@ -31,6 +31,9 @@ pub enum ApiError {
     /// The request's headers are larger than the limit.
     #[error("Request headers are too large (limit {0} bytes).")]
     HeadersTooLarge(usize),
+    /// Too many login attempts from this client address.
+    #[error("Too many login attempts from this address; retry in {0} s.")]
+    RateLimited(u64),
     /// The body is not JSON.
     #[error("Content-Type must be application/json.")]
     UnsupportedMediaType,
@@ -56,6 +59,7 @@ impl ApiError {
         "request_size_exceeded",
         "unsupported_media_type",
         "request_header_too_large",
+        "throttled",
     ];
 
     /// The stable code.
@@ -68,6 +72,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "request_size_exceeded",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::HeadersTooLarge(_) => "request_header_too_large",
+            ApiError::RateLimited(_) => "throttled",
             ApiError::Internal => "internal",
         }
     }
@@ -85,6 +90,7 @@ impl ApiError {
             "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "request_header_too_large" => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+            "throttled" => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -115,6 +121,10 @@ impl ApiError {
             }
             ApiError::Auth(AuthError::Unavailable(_)) => {
                 h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::Auth(AuthError::Throttled { retry_after_secs: s })
+            | ApiError::RateLimited(s) => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from(*s));
             }
             _ => {}
         }

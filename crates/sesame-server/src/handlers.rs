@@ -19,12 +19,12 @@ use crate::App;
 type Result<T> = std::result::Result<T, ApiError>;
 
 /// Handles one request. Every failure becomes a response; nothing reaches hyper.
-pub async fn handle<B>(app: &App, req: Request<B>) -> Response<Body>
+pub async fn handle<B>(app: &App, req: Request<B>, client: std::net::IpAddr) -> Response<Body>
 where
     B: hyper::body::Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    match dispatch(app, req).await {
+    match dispatch(app, req, client).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -124,7 +124,25 @@ fn created<T: Repr + ?Sized>(v: &T) -> Result<Response<Body>> {
     Ok(wire::respond(StatusCode::CREATED, v))
 }
 
-async fn dispatch<B>(app: &App, req: Request<B>) -> Result<Response<Body>>
+/// The per-address bucket of the login routes: refused before authentication and hashing.
+fn limit_logins(app: &App, route: &Route, client: std::net::IpAddr) -> Result<()> {
+    let Some(limiter) = &app.login_limiter else { return Ok(()) };
+    if !matches!(route, Route::Login | Route::CredentialLogin(_) | Route::CredentialVerify(_)) {
+        return Ok(());
+    }
+    if let Err(not_until) = limiter.check_key(&client) {
+        use governor::clock::Clock as _;
+        let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+        return Err(ApiError::RateLimited(wait.as_secs() + 1));
+    }
+    // Forget idle addresses now and then, so the map stays small.
+    if limiter.len() > 10_000 {
+        limiter.retain_recent();
+    }
+    Ok(())
+}
+
+async fn dispatch<B>(app: &App, req: Request<B>, client: std::net::IpAddr) -> Result<Response<Body>>
 where
     B: hyper::body::Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -149,6 +167,7 @@ where
             _ => ok(&json!({"status": "ok"})),
         };
     }
+    limit_logins(app, &route, client)?;
     let p = app.engine.authenticate(&bearer(&parts.headers)?).await?;
     let body = if matches!(m, Method::POST | Method::PATCH | Method::PUT) {
         read_body(app, &parts.headers, body).await?

@@ -46,6 +46,11 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// How long a client may take to send request headers (HTTP/1.1).
     pub header_read_timeout: Duration,
+    /// Login attempts (`/login`, `/credentials/{id}/login`, `…/verify`) allowed per client
+    /// address per minute, on top of the per-account throttle in the engine; 0 disables.
+    pub login_per_minute_per_ip: u32,
+    /// How many of those may come in a burst.
+    pub login_burst_per_ip: u32,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +59,8 @@ impl Default for ServerConfig {
             max_body_bytes: 64 * 1024,
             shutdown_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(30),
+            login_per_minute_per_ip: 60,
+            login_burst_per_ip: 20,
         }
     }
 }
@@ -66,7 +73,11 @@ pub struct App {
     /// HTTP settings.
     pub config: ServerConfig,
     request_ids: RequestIds,
+    pub(crate) login_limiter: Option<LoginLimiter>,
 }
+
+/// Per-client-address token buckets for the login routes.
+pub(crate) type LoginLimiter = governor::DefaultKeyedRateLimiter<std::net::IpAddr>;
 
 #[derive(Debug)]
 struct RequestIds {
@@ -79,10 +90,18 @@ impl App {
     pub fn new(engine: Arc<Engine>, config: ServerConfig) -> Self {
         let mut b = [0u8; 4];
         let _ = getrandom::fill(&mut b);
+        let login_limiter =
+            std::num::NonZeroU32::new(config.login_per_minute_per_ip).map(|per_min| {
+                let burst = std::num::NonZeroU32::new(config.login_burst_per_ip).unwrap_or(per_min);
+                governor::RateLimiter::keyed(
+                    governor::Quota::per_minute(per_min).allow_burst(burst),
+                )
+            });
         App {
             engine,
             config,
             request_ids: RequestIds { prefix: u32::from_le_bytes(b), next: AtomicU64::new(1) },
+            login_limiter,
         }
     }
 
@@ -106,16 +125,17 @@ impl App {
         // The path only: query strings may carry personal data (e-mail filters).
         let span = tracing::info_span!("request", id = %rid, method = %req.method(), path = %req.uri().path(), peer = %peer.ip());
         async move {
-            let mut resp = match std::panic::AssertUnwindSafe(handlers::handle(self, req))
-                .catch_unwind()
-                .await
-            {
-                Ok(r) => r,
-                Err(_) => {
-                    tracing::error!("handler panicked");
-                    ApiError::Internal.into_response()
-                }
-            };
+            let mut resp =
+                match std::panic::AssertUnwindSafe(handlers::handle(self, req, peer.ip()))
+                    .catch_unwind()
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(_) => {
+                        tracing::error!("handler panicked");
+                        ApiError::Internal.into_response()
+                    }
+                };
             if let Ok(v) = HeaderValue::from_str(&rid) {
                 resp.headers_mut().insert("x-request-id", v);
             }

@@ -54,6 +54,8 @@ macro_rules! store_conformance {
             secret_digests_are_unique,
             document_delete_cascades_to_credential_and_tokens,
             metadata_roundtrips_exactly,
+            login_failures_count_and_reset,
+            concurrent_login_failures_all_count,
             concurrent_credential_creations_have_one_winner,
             concurrent_token_deletions_have_one_winner,
             document_deleted_during_credential_creation_leaves_no_orphan,
@@ -740,4 +742,50 @@ pub async fn credential_delete_revokes_all_tokens(store: Arc<dyn Store>) {
     assert_not_found(f.store.token_by_digest(&b).await);
     f.store.token_by_digest(&o).await.unwrap();
     f.store.get_document(&d.doc_ref()).await.unwrap();
+}
+
+/// Failure counters: consecutive and windowed counts, reset, stale clean-up.
+pub async fn login_failures_count_and_reset(store: Arc<dyn Store>) {
+    let s = store;
+    let k = SecretDigest::of("throttle-key-a");
+    let other = SecretDigest::of("throttle-key-b");
+    let hour = 3_600_000_000;
+    assert_eq!(s.login_failures(&k).await.unwrap(), None);
+    let f1 = s.record_login_failure(&k, now(), hour).await.unwrap();
+    assert_eq!(
+        (f1.consecutive, f1.in_window, f1.window_start, f1.last_failure),
+        (1, 1, now(), now())
+    );
+    let t2 = now().plus_seconds(10);
+    let f2 = s.record_login_failure(&k, t2, hour).await.unwrap();
+    assert_eq!((f2.consecutive, f2.in_window, f2.window_start, f2.last_failure), (2, 2, now(), t2));
+    assert_eq!(s.login_failures(&k).await.unwrap(), Some(f2));
+    // A new window restarts the windowed count but not the consecutive one.
+    let t3 = now().plus_seconds(3600);
+    let f3 = s.record_login_failure(&k, t3, hour).await.unwrap();
+    assert_eq!((f3.consecutive, f3.in_window, f3.window_start), (3, 1, t3));
+    s.record_login_failure(&other, now(), hour).await.unwrap();
+    s.clear_login_failures(&k).await.unwrap();
+    assert_eq!(s.login_failures(&k).await.unwrap(), None);
+    assert!(s.login_failures(&other).await.unwrap().is_some());
+    assert_eq!(s.delete_stale_login_failures(now(), 10).await.unwrap(), 0);
+    assert_eq!(s.delete_stale_login_failures(now().plus_micros(1), 10).await.unwrap(), 1);
+    assert_eq!(s.login_failures(&other).await.unwrap(), None);
+}
+
+/// 20 concurrent failures under one key all count.
+pub async fn concurrent_login_failures_all_count(store: Arc<dyn Store>) {
+    let k = SecretDigest::of("throttle-key-concurrent");
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.record_login_failure(&k, now().plus_micros(i), 3_600_000_000).await.unwrap()
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let f = store.login_failures(&k).await.unwrap().unwrap();
+    assert_eq!((f.consecutive, f.in_window), (20, 20));
 }

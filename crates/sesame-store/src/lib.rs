@@ -246,6 +246,44 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     async fn list_keys(&self, after: Option<DocId>, limit: usize) -> Result<Page<Key>, StoreError>;
     /// Deletes a key; whether it existed.
     async fn delete_key(&self, id: DocId) -> Result<bool, StoreError>;
+
+    /// Records a failed login under `key` at `now`, atomically (concurrent failures all count):
+    /// `consecutive` grows by one; `in_window` grows by one, or restarts at 1 with
+    /// `window_start = now` when the window that began at `window_start` is `window_us` old.
+    /// Returns the record after the update. Shared by every instance using the store.
+    async fn record_login_failure(
+        &self,
+        key: &ThrottleKey,
+        now: Timestamp,
+        window_us: i64,
+    ) -> Result<LoginFailures, StoreError>;
+    /// The failure record of `key`, if any.
+    async fn login_failures(&self, key: &ThrottleKey) -> Result<Option<LoginFailures>, StoreError>;
+    /// Forgets `key`'s failures (after a successful login).
+    async fn clear_login_failures(&self, key: &ThrottleKey) -> Result<(), StoreError>;
+    /// Deletes at most `limit` failure records whose last failure is before `before`; how many.
+    async fn delete_stale_login_failures(
+        &self,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<u64, StoreError>;
+}
+
+/// What a throttling counter is keyed by: a digest of the credential or of the identifier a
+/// client tried (so unknown identities are counted exactly like known ones).
+pub type ThrottleKey = SecretDigest;
+
+/// A throttling counter's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginFailures {
+    /// Failures since the last success.
+    pub consecutive: u32,
+    /// When the last failure happened.
+    pub last_failure: Timestamp,
+    /// When the current counting window began.
+    pub window_start: Timestamp,
+    /// Failures in the current window.
+    pub in_window: u32,
 }
 
 #[cfg(all(test, feature = "conformance"))]

@@ -13,7 +13,9 @@ use sesame_model::{
     SecretDigest, Timestamp, Token,
 };
 
-use crate::{constraint, Page, Revoke, Store, StoreError, StoredCredential};
+use crate::{
+    constraint, LoginFailures, Page, Revoke, Store, StoreError, StoredCredential, ThrottleKey,
+};
 
 /// An in-memory [`Store`], safe to share between tasks and threads.
 #[derive(Debug, Default)]
@@ -34,6 +36,7 @@ struct State {
     tokens_by_ttl: BTreeSet<(Timestamp, DocId)>,
     keys: BTreeMap<DocId, (Key, SecretDigest)>,
     key_by_digest: HashMap<SecretDigest, DocId>,
+    failures: HashMap<ThrottleKey, LoginFailures>,
 }
 
 impl MemoryStore {
@@ -403,5 +406,57 @@ impl Store for MemoryStore {
             }
             None => Ok(false),
         }
+    }
+
+    async fn record_login_failure(
+        &self,
+        key: &ThrottleKey,
+        now: Timestamp,
+        window_us: i64,
+    ) -> Result<LoginFailures, StoreError> {
+        let mut s = self.state.write();
+        let f = s.failures.entry(*key).or_insert(LoginFailures {
+            consecutive: 0,
+            last_failure: now,
+            window_start: now,
+            in_window: 0,
+        });
+        f.consecutive = f.consecutive.saturating_add(1);
+        f.last_failure = now;
+        if now.as_micros().saturating_sub(f.window_start.as_micros()) >= window_us {
+            f.window_start = now;
+            f.in_window = 1;
+        } else {
+            f.in_window = f.in_window.saturating_add(1);
+        }
+        Ok(*f)
+    }
+
+    async fn login_failures(&self, key: &ThrottleKey) -> Result<Option<LoginFailures>, StoreError> {
+        Ok(self.state.read().failures.get(key).copied())
+    }
+
+    async fn clear_login_failures(&self, key: &ThrottleKey) -> Result<(), StoreError> {
+        self.state.write().failures.remove(key);
+        Ok(())
+    }
+
+    async fn delete_stale_login_failures(
+        &self,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        let mut s = self.state.write();
+        let stale: Vec<ThrottleKey> = s
+            .failures
+            .iter()
+            .filter(|(_, f)| f.last_failure < before)
+            .map(|(k, _)| *k)
+            .take(limit)
+            .collect();
+        for k in &stale {
+            s.failures.remove(k);
+        }
+        Ok(stale.len() as u64)
     }
 }
