@@ -201,3 +201,42 @@ async fn shutdown_drains_in_flight_requests() {
     s.wait().await;
     assert!(tokio::net::TcpStream::connect(s.addr).await.is_err());
 }
+
+/// The background sweeper removes expired tokens (which were already refused at use time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_removes_expired_tokens() {
+    let s = TestServer::memory().await;
+    let a = Some(ADMIN);
+    s.call(Method::POST, "/collections", a, Some(json!({"name": "User"}))).await;
+    let id =
+        s.call(Method::POST, "/collections/User/documents", a, Some(json!({}))).await.str("id");
+    let short = s
+        .call(
+            Method::POST,
+            "/tokens",
+            a,
+            Some(json!({"document": {"coll": "User", "id": id}, "ttl": 1})),
+        )
+        .await;
+    let long = s
+        .call(Method::POST, "/tokens", a, Some(json!({"document": {"coll": "User", "id": id}})))
+        .await;
+    let store = s.engine.store().clone();
+    let short_id: sesame_model::DocId = short.str("id").parse().unwrap();
+    let sweeper = tokio::spawn(sesame_server::sweeper(
+        s.engine.clone(),
+        std::time::Duration::from_millis(100),
+    ));
+    let mut gone = false;
+    for _ in 0..60 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if store.token_by_id(short_id).await.is_err() {
+            gone = true;
+            break;
+        }
+    }
+    sweeper.abort();
+    assert!(gone, "expired token still stored after 3 s");
+    assert!(store.token_by_id(long.str("id").parse().unwrap()).await.is_ok());
+    s.stop().await;
+}

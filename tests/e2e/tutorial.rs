@@ -259,3 +259,60 @@ async fn logout_is_immediate_across_instances() {
     b.stop().await;
     drop(db);
 }
+
+/// Sessions list with what the server saw at login: client address, user agent, last use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_show_client_and_last_use() {
+    use bytes::Bytes;
+    let s = TestServer::memory().await;
+    let a = Some(ADMIN);
+    s.call(Method::POST, "/collections", a, Some(json!({"name": "User"}))).await;
+    let id =
+        s.call(Method::POST, "/collections/User/documents", a, Some(json!({}))).await.str("id");
+    let cred = s
+        .call(
+            Method::POST,
+            "/credentials",
+            a,
+            Some(json!({"document": {"coll": "User", "id": id}, "password": "pw"})),
+        )
+        .await
+        .str("id");
+    // The hyper test client sends no User-Agent; send one by hand.
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http();
+    let req = http::Request::post(format!("{}/credentials/{cred}/login", s.base()))
+        .header("authorization", format!("Bearer {ADMIN}"))
+        .header("user-agent", "SesameTest/1.0 (phone)")
+        .body(http_body_util::Full::new(Bytes::from(json!({"password": "pw"}).to_string())))
+        .unwrap();
+    use http_body_util::BodyExt as _;
+    let body = client.request(req).await.unwrap().into_body().collect().await.unwrap().to_bytes();
+    let secret = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.call(Method::GET, "/tokens/self", Some(&secret), None).await;
+    let mut listed = serde_json::Value::Null;
+    for _ in 0..200 {
+        listed = s
+            .call(
+                Method::GET,
+                &format!("/collections/User/documents/{id}/tokens"),
+                Some(&secret),
+                None,
+            )
+            .await
+            .json;
+        if listed["data"][0].get("last_used").is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let t = &listed["data"][0];
+    assert_eq!(t["user_agent"], "SesameTest/1.0 (phone)");
+    assert_eq!(t["client_addr"], "127.0.0.1");
+    assert_eq!(t["origin"], "login");
+    assert!(t["last_used"].as_str().is_some(), "{listed}");
+    s.stop().await;
+}

@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use sesame_model::{
-    Collection, CollectionName, Credential, Data, DocId, DocRef, Document, Fields, IdGenerator,
-    Key, Password, Role, Secret, SecretDigest, SecretKind, Timestamp, Token, TokenOrigin,
-    SECRET_RANDOM_BYTES,
+    ClientInfo, Collection, CollectionName, Credential, Data, DocId, DocRef, Document, Fields,
+    IdGenerator, Key, Password, Role, Secret, SecretDigest, SecretKind, Timestamp, Token,
+    TokenOrigin, SECRET_RANDOM_BYTES,
 };
 use sesame_store::{
     constraint, LoginFailures, Page, Revoke, Store, StoreError, StoredCredential, ThrottleKey,
@@ -44,7 +44,11 @@ pub struct Engine {
     hasher: Hasher,
     ids: IdGenerator,
     admin_digest: Option<SecretDigest>,
+    touching: Arc<std::sync::Mutex<std::collections::HashSet<DocId>>>,
 }
+
+/// The granularity of a token's `last_used`: one minute.
+pub const TOUCH_GAP_US: i64 = 60_000_000;
 
 /// How many times a create retries after an id collision (ids from several instances may
 /// collide, rarely; the store's uniqueness catches it).
@@ -111,7 +115,15 @@ impl Engine {
         let hasher = Hasher::new(config.hash_params, config.hash_concurrency)?;
         let node = u16::from_le_bytes(random_bytes::<2>()?);
         let admin_digest = config.admin_secret.as_ref().map(Secret::digest);
-        Ok(Engine { store, clock, config, hasher, ids: IdGenerator::new(node), admin_digest })
+        Ok(Engine {
+            store,
+            clock,
+            config,
+            hasher,
+            ids: IdGenerator::new(node),
+            admin_digest,
+            touching: Default::default(),
+        })
     }
 
     /// The store, for operational tasks (readiness, sweeping).
@@ -199,6 +211,29 @@ impl Engine {
 
     // ----- authentication ----------------------------------------------------------------
 
+    /// Records that `t` was used, off the request's path and at most about once a minute per
+    /// token: skipped while its `last_used` is recent, deduplicated within this process, and
+    /// conditional in the store so that several instances write at most once per minute too.
+    fn touch_later(&self, t: &Token, now: Timestamp) {
+        if t.last_used.is_some_and(|u| now.as_micros() - u.as_micros() < TOUCH_GAP_US) {
+            return;
+        }
+        let Ok(mut touching) = self.touching.lock() else { return };
+        if !touching.insert(t.id) {
+            return;
+        }
+        drop(touching);
+        let (store, touching, id) = (self.store.clone(), self.touching.clone(), t.id);
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_token(id, now, TOUCH_GAP_US).await {
+                tracing::debug!(token = %id, error = %e, "last-used update failed");
+            }
+            if let Ok(mut t) = touching.lock() {
+                t.remove(&id);
+            }
+        });
+    }
+
     /// Who is behind `secret`. One store lookup by digest for a well-formed secret, none for a
     /// malformed one. Unknown, malformed, revoked and expired secrets (`ttl <= now`, checked
     /// here, at use time) are all the same `unauthorized`. A token whose identity is deleted
@@ -221,6 +256,7 @@ impl Engine {
                 if t.ttl.is_some_and(|ttl| ttl <= now) {
                     return Err(AuthError::Unauthorized);
                 }
+                self.touch_later(&t, now);
                 Ok(Principal::Token(t))
             }
             Some(SecretKind::Key) => {
@@ -472,6 +508,18 @@ impl Engine {
         password: &Password,
         ttl: Option<Timestamp>,
     ) -> Result<NewToken, AuthError> {
+        self.login_from(&ClientInfo::default(), p, credential, password, ttl).await
+    }
+
+    /// [`Engine::login`], recording what the server saw of the client on the token.
+    pub async fn login_from(
+        &self,
+        client: &ClientInfo,
+        p: &Principal,
+        credential: DocId,
+        password: &Password,
+        ttl: Option<Timestamp>,
+    ) -> Result<NewToken, AuthError> {
         self.check(p, Access::CreateToken)?;
         self.check_login_password(password)?;
         let stored = match self.store.credential_by_id(credential).await {
@@ -480,12 +528,24 @@ impl Engine {
             Err(e) => return Err(e.into()),
         };
         // Keyed by the id tried, whether or not it exists.
-        self.finish_login(credential_key(credential), stored, password, ttl).await
+        self.finish_login(credential_key(credential), stored, password, ttl, client).await
     }
 
     /// Logs in as `document` with its credential.
     pub async fn login_by_document(
         &self,
+        p: &Principal,
+        document: &DocRef,
+        password: &Password,
+        ttl: Option<Timestamp>,
+    ) -> Result<NewToken, AuthError> {
+        self.login_by_document_from(&ClientInfo::default(), p, document, password, ttl).await
+    }
+
+    /// [`Engine::login_by_document`], recording the client on the token.
+    pub async fn login_by_document_from(
+        &self,
+        client: &ClientInfo,
         p: &Principal,
         document: &DocRef,
         password: &Password,
@@ -505,7 +565,7 @@ impl Engine {
                 &[document.coll.as_str().as_bytes(), &document.id.get().to_be_bytes()],
             ),
         };
-        self.finish_login(key, stored, password, ttl).await
+        self.finish_login(key, stored, password, ttl, client).await
     }
 
     /// Logs in as the one document of `coll` whose fields equal `matching` (e.g. an e-mail
@@ -513,6 +573,19 @@ impl Engine {
     /// indistinguishable: the same error after the same hashing work.
     pub async fn login_by_match(
         &self,
+        p: &Principal,
+        coll: &CollectionName,
+        matching: &Fields,
+        password: &Password,
+        ttl: Option<Timestamp>,
+    ) -> Result<NewToken, AuthError> {
+        self.login_by_match_from(&ClientInfo::default(), p, coll, matching, password, ttl).await
+    }
+
+    /// [`Engine::login_by_match`], recording the client on the token.
+    pub async fn login_by_match_from(
+        &self,
+        client: &ClientInfo,
         p: &Principal,
         coll: &CollectionName,
         matching: &Fields,
@@ -544,7 +617,7 @@ impl Engine {
                 throttle_key("match", &[coll.as_str().as_bytes(), canonical.as_bytes()])
             }
         };
-        self.finish_login(key, stored, password, ttl).await
+        self.finish_login(key, stored, password, ttl, client).await
     }
 
     /// Refuses an attempt, before any hashing, while `key` is throttled.
@@ -592,6 +665,7 @@ impl Engine {
         stored: Option<StoredCredential>,
         password: &Password,
         ttl: Option<Timestamp>,
+        client: &ClientInfo,
     ) -> Result<NewToken, AuthError> {
         self.check_throttle(&key).await?;
         let Some(stored) = stored else {
@@ -622,7 +696,8 @@ impl Engine {
                 Err(e) => tracing::warn!(credential = %cred.id, error = %e, "re-hash failed"),
             }
         }
-        let t = self.issue_token(cred.document.clone(), ttl, None, TokenOrigin::Login).await?;
+        let t =
+            self.issue_token(cred.document.clone(), ttl, None, TokenOrigin::Login, client).await?;
         tracing::info!(target: "sesame::audit", credential = %cred.id, token = %t.token.id, "login succeeded");
         Ok(t)
     }
@@ -633,6 +708,7 @@ impl Engine {
         ttl: Option<Timestamp>,
         data: Option<Data>,
         origin: TokenOrigin,
+        client: &ClientInfo,
     ) -> Result<NewToken, AuthError> {
         let secret =
             Secret::from_random_bytes(SecretKind::Token, &random_bytes::<SECRET_RANDOM_BYTES>()?);
@@ -640,8 +716,16 @@ impl Engine {
         let ts = self.clock.now();
         let token = self
             .with_fresh_id(|id| {
-                let t =
-                    Token { id, document: document.clone(), ts, ttl, data: data.clone(), origin };
+                let t = Token {
+                    id,
+                    document: document.clone(),
+                    ts,
+                    ttl,
+                    data: data.clone(),
+                    origin,
+                    client: client.clone(),
+                    last_used: None,
+                };
                 async move { self.store.create_token(&t, &digest).await.map(|()| t) }
             })
             .await
@@ -735,8 +819,20 @@ impl Engine {
         ttl: Option<Timestamp>,
         data: Option<Data>,
     ) -> Result<NewToken, AuthError> {
+        self.create_token_from(&ClientInfo::default(), p, document, ttl, data).await
+    }
+
+    /// [`Engine::create_token`], recording the client on the token.
+    pub async fn create_token_from(
+        &self,
+        client: &ClientInfo,
+        p: &Principal,
+        document: DocRef,
+        ttl: Option<Timestamp>,
+        data: Option<Data>,
+    ) -> Result<NewToken, AuthError> {
         self.check(p, Access::CreateToken)?;
-        let t = self.issue_token(document, ttl, data, TokenOrigin::Create).await?;
+        let t = self.issue_token(document, ttl, data, TokenOrigin::Create, client).await?;
         tracing::info!(target: "sesame::audit", token = %t.token.id, "token created");
         Ok(t)
     }

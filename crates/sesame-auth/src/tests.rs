@@ -823,3 +823,42 @@ async fn verify_shares_the_login_throttle() {
     assert_eq!(code(w.engine.verify(&w.admin, cred, &pw("sekret")).await), "throttled(1)");
     assert_eq!(code(w.engine.login(&w.admin, cred, &pw("sekret"), None).await), "throttled(1)");
 }
+
+async fn last_used_eventually(w: &World, id: sesame_model::DocId, want: Option<Timestamp>) {
+    for _ in 0..500 {
+        if w.store.token_by_id(id).await.unwrap().last_used == want {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    panic!("last_used never became {want:?}");
+}
+
+#[tokio::test]
+async fn tokens_record_their_client_and_last_use_coarsely() {
+    let w = world();
+    let (_, cred) = w.jane().await;
+    let client = sesame_model::ClientInfo::new(
+        Some("192.0.2.7".parse().unwrap()),
+        Some("Mozilla/5.0\n\u{7f}é"),
+    );
+    let t = w.engine.login_from(&client, &w.admin, cred, &pw("sekret"), None).await.unwrap();
+    assert_eq!(t.token.client.addr, Some("192.0.2.7".parse().unwrap()));
+    assert_eq!(
+        t.token.client.user_agent.as_deref(),
+        Some("Mozilla/5.0"),
+        "control and non-ASCII dropped"
+    );
+    assert_eq!(t.token.last_used, None);
+    // The first use records the time, off the request path.
+    w.engine.authenticate(&t.secret).await.unwrap();
+    last_used_eventually(&w, t.token.id, Some(t0())).await;
+    // Uses within the minute write nothing.
+    w.clock.advance_secs(59);
+    w.engine.authenticate(&t.secret).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    assert_eq!(w.store.token_by_id(t.token.id).await.unwrap().last_used, Some(t0()));
+    w.clock.advance_secs(2);
+    w.engine.authenticate(&t.secret).await.unwrap();
+    last_used_eventually(&w, t.token.id, Some(t0().plus_seconds(61))).await;
+}

@@ -102,6 +102,37 @@ pub struct Token {
     pub data: Option<Data>,
     /// How it was created.
     pub origin: TokenOrigin,
+    /// Where the client was, as the server saw it at login (for "your devices" listings).
+    pub client: ClientInfo,
+    /// When it was last used to authenticate, at a granularity of about a minute.
+    pub last_used: Option<Timestamp>,
+}
+
+/// What the server saw of the client that created a token.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct ClientInfo {
+    /// The client's address.
+    pub addr: Option<std::net::IpAddr>,
+    /// The `User-Agent` header: printable ASCII only, at most 256 characters.
+    pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    /// Longest user agent kept.
+    pub const MAX_USER_AGENT: usize = 256;
+
+    /// Builds client info, keeping a user agent only in its printable, bounded form.
+    pub fn new(addr: Option<std::net::IpAddr>, user_agent: Option<&str>) -> Self {
+        let user_agent = user_agent
+            .map(|ua| {
+                ua.chars()
+                    .filter(|c| c.is_ascii() && !c.is_ascii_control())
+                    .take(Self::MAX_USER_AGENT)
+                    .collect::<String>()
+            })
+            .filter(|ua| !ua.trim().is_empty());
+        ClientInfo { addr, user_agent }
+    }
 }
 
 /// A built-in role. User-defined roles are a later addition, hence `non_exhaustive`.

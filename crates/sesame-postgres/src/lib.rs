@@ -13,8 +13,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use sesame_model::{
-    Collection, CollectionName, Credential, Data, DocId, DocRef, Document, Fields, Json, Key,
-    PasswordHash, Role, SecretDigest, Timestamp, Token,
+    ClientInfo, Collection, CollectionName, Credential, Data, DocId, DocRef, Document, Fields,
+    Json, Key, PasswordHash, Role, SecretDigest, Timestamp, Token,
 };
 use sesame_store::{LoginFailures, Page, Revoke, Store, StoreError, StoredCredential, ThrottleKey};
 use tokio_postgres::{NoTls, Row};
@@ -138,7 +138,7 @@ impl fmt::Debug for PgStore {
 // Column lists as macros, so every statement is a `&'static str` built at compile time.
 macro_rules! token_cols {
     () => {
-        "id, document_coll, document_id, ts, ttl, origin, data"
+        "id, document_coll, document_id, ts, ttl, origin, data, client_addr, user_agent, last_used"
     };
 }
 macro_rules! key_cols {
@@ -207,6 +207,14 @@ fn row_token(r: &Row) -> Result<Token, StoreError> {
         ttl: opt_ts(r.get("ttl"))?,
         data: data(r.get("data"))?,
         origin: r.get::<_, &str>("origin").parse().map_err(|e| corrupt("token", e))?,
+        client: ClientInfo {
+            addr: r
+                .get::<_, Option<&str>>("client_addr")
+                .map(|a| a.parse().map_err(|e| corrupt("token", e)))
+                .transpose()?,
+            user_agent: r.get("user_agent"),
+        },
+        last_used: opt_ts(r.get("last_used"))?,
     })
 }
 
@@ -566,8 +574,8 @@ impl Store for PgStore {
 
     async fn create_token(&self, t: &Token, digest: &SecretDigest) -> Result<(), StoreError> {
         self.execute(
-            "INSERT INTO tokens (id, document_coll, document_id, digest, ts, ttl, origin, data) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO tokens (id, document_coll, document_id, digest, ts, ttl, origin, data, \
+             client_addr, user_agent, last_used) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             &[
                 &t.id.as_i64(),
                 &t.document.coll.as_str(),
@@ -577,6 +585,9 @@ impl Store for PgStore {
                 &t.ttl.map(Timestamp::as_micros),
                 &t.origin.as_str(),
                 &data_json(&t.data),
+                &t.client.addr.map(|a| a.to_string()),
+                &t.client.user_agent,
+                &t.last_used.map(Timestamp::as_micros),
             ],
         )
         .await
@@ -618,6 +629,22 @@ impl Store for PgStore {
             .await?;
         let items = rows.iter().map(row_token).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(items, n, |t| t.id))
+    }
+
+    async fn touch_token(
+        &self,
+        tid: DocId,
+        at: Timestamp,
+        min_gap_us: i64,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .execute(
+                "UPDATE tokens SET last_used = $2 WHERE id = $1 \
+                 AND (last_used IS NULL OR last_used < $2::bigint - $3::bigint)",
+                &[&tid.as_i64(), &at.as_micros(), &min_gap_us],
+            )
+            .await?;
+        Ok(n > 0)
     }
 
     async fn delete_token(&self, tid: DocId) -> Result<bool, StoreError> {

@@ -113,42 +113,12 @@ async fn run_serve(args: crate::config::ServeArgs) -> Result<(), Failure> {
     let addr = listener.local_addr().map_err(runtime_err)?;
     tracing::info!(%addr, store = if persistent { "postgres" } else { "memory" }, "sesame listening on http://{addr}");
     if let Some(every) = cfg.sweep_interval {
-        tokio::spawn(sweeper(engine.clone(), every));
+        tokio::spawn(crate::sweeper(engine.clone(), every));
     }
     let app = Arc::new(App::new(engine, cfg.server.clone()));
     serve(listener, app, shutdown_signal()).await.map_err(runtime_err)?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Deletes expired tokens every `every`, in batches of 1000 so no statement holds locks long.
-async fn sweeper(engine: Arc<Engine>, every: Duration) {
-    const BATCH: usize = 1000;
-    loop {
-        tokio::time::sleep(every).await;
-        if let Err(e) = engine.sweep_stale_login_failures(BATCH).await {
-            tracing::warn!(error = %e, "stale login-failure sweep failed");
-        }
-        let mut total = 0;
-        loop {
-            match engine.sweep_expired_tokens(BATCH).await {
-                Ok(n) => {
-                    total += n;
-                    if n < BATCH as u64 {
-                        break;
-                    }
-                    tokio::task::yield_now().await;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "expired-token sweep failed");
-                    break;
-                }
-            }
-        }
-        if total > 0 {
-            tracing::info!(deleted = total, "expired tokens swept");
-        }
-    }
 }
 
 async fn shutdown_signal() {

@@ -9,7 +9,7 @@ use http::{header, HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::json;
 use sesame_auth::AuthError;
-use sesame_model::{CollectionName, DocId, DocRef, Fields, Role, Secret};
+use sesame_model::{ClientInfo, CollectionName, DocId, DocRef, Fields, Role, Secret};
 
 use crate::error::ApiError;
 use crate::router::Route;
@@ -168,6 +168,10 @@ where
         };
     }
     limit_logins(app, &route, client)?;
+    let seen = || {
+        let ua = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+        ClientInfo::new(Some(client), ua)
+    };
     let p = app.engine.authenticate(&bearer(&parts.headers)?).await?;
     let body = if matches!(m, Method::POST | Method::PATCH | Method::PUT) {
         read_body(app, &parts.headers, body).await?
@@ -250,7 +254,7 @@ where
         (R::CredentialLogin(i), _) => {
             let b: wire::Login = wire::parse(&body)?;
             let ttl = wire::ttl(b.ttl, now())?;
-            created(&e.login(&p, id(&i)?, &wire::password(b.password), ttl).await?)
+            created(&e.login_from(&seen(), &p, id(&i)?, &wire::password(b.password), ttl).await?)
         }
         (R::CredentialVerify(i), _) => {
             let b: wire::Verify = wire::parse(&body)?;
@@ -261,7 +265,8 @@ where
             let ttl = wire::ttl(b.ttl, now())?;
             let matching = wire::fields(b.matching)?;
             let t = e
-                .login_by_match(
+                .login_by_match_from(
+                    &seen(),
                     &p,
                     &coll(&b.collection)?,
                     &matching,
@@ -275,7 +280,7 @@ where
             let b: wire::CreateToken = wire::parse(&body)?;
             let (d, ttl, data) =
                 (b.document.parse()?, wire::ttl(b.ttl, now())?, wire::data(b.data)?);
-            created(&e.create_token(&p, d, ttl, data).await?)
+            created(&e.create_token_from(&seen(), &p, d, ttl, data).await?)
         }
         (R::TokenSelf, Method::GET) => match e.current_token(&p) {
             Some(t) => ok(t),

@@ -209,3 +209,34 @@ pub async fn serve(
     }
     Ok(())
 }
+
+/// Runs forever: every `every`, deletes expired tokens in batches of 1000 (so no statement
+/// holds locks long) and stale login-failure records. Expiry is enforced at use time anyway.
+pub async fn sweeper(engine: Arc<Engine>, every: Duration) {
+    const BATCH: usize = 1000;
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(e) = engine.sweep_stale_login_failures(BATCH).await {
+            tracing::warn!(error = %e, "stale login-failure sweep failed");
+        }
+        let mut total = 0;
+        loop {
+            match engine.sweep_expired_tokens(BATCH).await {
+                Ok(n) => {
+                    total += n;
+                    if n < BATCH as u64 {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "expired-token sweep failed");
+                    break;
+                }
+            }
+        }
+        if total > 0 {
+            tracing::info!(deleted = total, "expired tokens swept");
+        }
+    }
+}

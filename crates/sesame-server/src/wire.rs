@@ -458,7 +458,17 @@ fn token_entries<M: SerializeMap>(t: &Token, m: &mut M) -> Result<(), M::Error> 
     if let Some(d) = data_out(&t.data) {
         m.serialize_entry("data", d)?;
     }
-    m.serialize_entry("origin", t.origin.as_str())
+    m.serialize_entry("origin", t.origin.as_str())?;
+    if let Some(a) = t.client.addr {
+        m.serialize_entry("client_addr", &a.to_string())?;
+    }
+    if let Some(ua) = &t.client.user_agent {
+        m.serialize_entry("user_agent", ua)?;
+    }
+    if let Some(u) = t.last_used {
+        m.serialize_entry("last_used", &u.to_rfc3339())?;
+    }
+    Ok(())
 }
 
 impl Repr for Token {

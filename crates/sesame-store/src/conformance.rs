@@ -55,6 +55,7 @@ macro_rules! store_conformance {
             document_delete_cascades_to_credential_and_tokens,
             metadata_roundtrips_exactly,
             login_failures_count_and_reset,
+            token_session_metadata_roundtrips_and_touches_are_coarse,
             concurrent_login_failures_all_count,
             concurrent_credential_creations_have_one_winner,
             concurrent_token_deletions_have_one_winner,
@@ -140,6 +141,8 @@ impl Fixture {
             ttl,
             data: None,
             origin: TokenOrigin::Login,
+            client: Default::default(),
+            last_used: None,
         }
     }
     async fn add_token(&self, doc: &DocRef, ttl: Option<Timestamp>) -> (Token, SecretDigest) {
@@ -788,4 +791,38 @@ pub async fn concurrent_login_failures_all_count(store: Arc<dyn Store>) {
     }
     let f = store.login_failures(&k).await.unwrap().unwrap();
     assert_eq!((f.consecutive, f.in_window), (20, 20));
+}
+
+/// Client address and user agent round-trip; `touch_token` writes at most once per gap.
+pub async fn token_session_metadata_roundtrips_and_touches_are_coarse(store: Arc<dyn Store>) {
+    let f = Fixture::new(store);
+    let c = f.coll("Customer").await;
+    let d = f.doc(&c, json!({})).await;
+    let mut t = f.token(&d.doc_ref(), None);
+    t.client =
+        sesame_model::ClientInfo::new(Some("2001:db8::7".parse().unwrap()), Some("curl/8.0"));
+    let dg = digest(7);
+    f.store.create_token(&t, &dg).await.unwrap();
+    assert_eq!(f.store.token_by_digest(&dg).await.unwrap(), t);
+    let minute = 60_000_000;
+    assert!(f.store.touch_token(t.id, now(), minute).await.unwrap());
+    assert!(!f.store.touch_token(t.id, now().plus_seconds(59), minute).await.unwrap());
+    assert_eq!(f.store.token_by_id(t.id).await.unwrap().last_used, Some(now()));
+    assert!(f.store.touch_token(t.id, now().plus_seconds(61), minute).await.unwrap());
+    assert_eq!(f.store.token_by_id(t.id).await.unwrap().last_used, Some(now().plus_seconds(61)));
+    assert!(!f.store.touch_token(f.id(), now(), minute).await.unwrap(), "unknown token");
+    // Concurrent touches in one minute write once.
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let s = f.store.clone();
+        let id = t.id;
+        tasks.push(tokio::spawn(async move {
+            s.touch_token(id, now().plus_seconds(200), minute).await.unwrap()
+        }));
+    }
+    let mut wrote = 0;
+    for task in tasks {
+        wrote += usize::from(task.await.unwrap());
+    }
+    assert_eq!(wrote, 1);
 }

@@ -223,6 +223,14 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         after: Option<DocId>,
         limit: usize,
     ) -> Result<Page<Token>, StoreError>;
+    /// Sets a token's `last_used` to `at` unless it is already at or after `at - min_gap_us`
+    /// (so concurrent callers on many instances write at most once per gap); whether it wrote.
+    async fn touch_token(
+        &self,
+        id: DocId,
+        at: Timestamp,
+        min_gap_us: i64,
+    ) -> Result<bool, StoreError>;
     /// Deletes a token; whether it existed. Of concurrent deletions of one token exactly one
     /// returns `true`.
     async fn delete_token(&self, id: DocId) -> Result<bool, StoreError>;

@@ -330,6 +330,21 @@ impl Store for MemoryStore {
         Ok(Page::from_overfetch(items, limit, |t| t.id))
     }
 
+    async fn touch_token(
+        &self,
+        id: DocId,
+        at: Timestamp,
+        min_gap_us: i64,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.state.write();
+        let Some((t, _)) = s.tokens.get_mut(&id) else { return Ok(false) };
+        if t.last_used.is_some_and(|u| u.as_micros() >= at.as_micros().saturating_sub(min_gap_us)) {
+            return Ok(false);
+        }
+        t.last_used = Some(at);
+        Ok(true)
+    }
+
     async fn delete_token(&self, id: DocId) -> Result<bool, StoreError> {
         Ok(self.state.write().remove_token(id))
     }

@@ -43,6 +43,8 @@ async fn jane_with_token(store: &PgStore) -> (DocRef, Token, SecretDigest) {
         ttl: None,
         data: None,
         origin: TokenOrigin::Login,
+        client: Default::default(),
+        last_used: None,
     };
     let digest = SecretDigest::of("durability-test-secret");
     store.create_token(&token, &digest).await.unwrap();
