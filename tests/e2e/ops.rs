@@ -240,3 +240,72 @@ async fn the_sweeper_removes_expired_tokens() {
     assert!(store.token_by_id(long.str("id").parse().unwrap()).await.is_ok());
     s.stop().await;
 }
+
+/// `/metrics` on its own listener: requests by route and status, logins by outcome, Argon2
+/// queue and durations, throttling, active tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_exposed_on_their_own_listener() {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    let handle =
+        HANDLE.get_or_init(|| sesame_server::metrics::install().expect("first recorder")).clone();
+    let s = TestServer::memory().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(sesame_server::metrics::serve_metrics(
+        listener,
+        handle,
+        s.engine.clone(),
+        async {
+            let _ = rx.await;
+        },
+    ));
+    let a = Some(ADMIN);
+    s.call(Method::POST, "/collections", a, Some(json!({"name": "User"}))).await;
+    let id =
+        s.call(Method::POST, "/collections/User/documents", a, Some(json!({}))).await.str("id");
+    let cred = s
+        .call(
+            Method::POST,
+            "/credentials",
+            a,
+            Some(json!({"document": {"coll": "User", "id": id}, "password": "pw"})),
+        )
+        .await
+        .str("id");
+    s.call(Method::POST, &format!("/credentials/{cred}/login"), a, Some(json!({"password": "pw"})))
+        .await;
+    s.call(Method::POST, &format!("/credentials/{cred}/login"), a, Some(json!({"password": "no"})))
+        .await;
+    let body = {
+        use http_body_util::BodyExt as _;
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http();
+        let r = client
+            .request(
+                http::Request::get(format!("http://{addr}/metrics"))
+                    .body(http_body_util::Empty::<bytes::Bytes>::new())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+    };
+    for needle in [
+        "sesame_http_requests_total{route=\"credential_login\",status=\"201\"}",
+        "sesame_http_request_duration_seconds_bucket{route=\"collections\"",
+        "sesame_logins_total{outcome=\"success\"}",
+        "sesame_logins_total{outcome=\"wrong_password\"}",
+        "sesame_argon2_seconds_bucket",
+        "sesame_argon2_queue_depth",
+        "sesame_active_tokens",
+    ] {
+        assert!(body.contains(needle), "missing {needle} in:\n{body}");
+    }
+    assert!(!body.contains(ADMIN), "no secrets in metrics");
+    let _ = tx.send(());
+    s.stop().await;
+}

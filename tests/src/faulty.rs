@@ -123,6 +123,9 @@ impl Store for FaultyStore {
     ) -> Result<Page<Token>, StoreError> {
         self.fail()
     }
+    async fn count_active_tokens(&self, _: Timestamp) -> Result<u64, StoreError> {
+        self.fail()
+    }
     async fn touch_token(&self, _: DocId, _: Timestamp, _: i64) -> Result<bool, StoreError> {
         self.fail()
     }

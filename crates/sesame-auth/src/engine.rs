@@ -627,6 +627,8 @@ impl Engine {
         if let Some(until) = self.blocked_until(&f).filter(|u| *u > now) {
             let secs = (until.as_micros() - now.as_micros() + 999_999) / 1_000_000;
             tracing::info!(target: "sesame::audit", outcome = "throttled", "login refused");
+            metrics::counter!("sesame_logins_total", "outcome" => "throttled").increment(1);
+            metrics::counter!("sesame_throttled_total", "by" => "account").increment(1);
             return Err(AuthError::Throttled { retry_after_secs: secs.max(1) as u64 });
         }
         Ok(())
@@ -672,6 +674,7 @@ impl Engine {
             self.hasher.verify_dummy(password).await?;
             self.record_failure(&key).await?;
             tracing::info!(target: "sesame::audit", outcome = "unknown_identity", "login failed");
+            metrics::counter!("sesame_logins_total", "outcome" => "unknown_identity").increment(1);
             return Err(AuthError::InvalidSecret);
         };
         let v = self.hasher.verify(password, stored.hash.as_ref()).await?;
@@ -679,6 +682,7 @@ impl Engine {
         if !v.ok {
             self.record_failure(&key).await?;
             tracing::info!(target: "sesame::audit", credential = %cred.id, outcome = "wrong_password", "login failed");
+            metrics::counter!("sesame_logins_total", "outcome" => "wrong_password").increment(1);
             return Err(AuthError::InvalidSecret);
         }
         self.store.clear_login_failures(&key).await?;
@@ -699,6 +703,7 @@ impl Engine {
         let t =
             self.issue_token(cred.document.clone(), ttl, None, TokenOrigin::Login, client).await?;
         tracing::info!(target: "sesame::audit", credential = %cred.id, token = %t.token.id, "login succeeded");
+        metrics::counter!("sesame_logins_total", "outcome" => "success").increment(1);
         Ok(t)
     }
 

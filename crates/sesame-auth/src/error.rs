@@ -94,6 +94,9 @@ impl AuthError {
 
     /// Maps a store error, turning `NotFound` into `document_not_found` with `what` as message.
     pub(crate) fn from_store(e: StoreError, what: impl FnOnce() -> String) -> Self {
+        if matches!(e, StoreError::Unavailable(_) | StoreError::Other(_)) {
+            metrics::counter!("sesame_store_errors_total", "code" => e.code()).increment(1);
+        }
         match e {
             StoreError::NotFound => AuthError::not_found(what()),
             StoreError::Conflict { constraint } => AuthError::ConstraintFailure {

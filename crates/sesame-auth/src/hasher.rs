@@ -134,11 +134,16 @@ impl Hasher {
     ) -> Result<T, AuthError> {
         let (tx, rx) = oneshot::channel();
         let waiting = self.waiting_counter();
-        waiting.fetch_add(1, Ordering::Relaxed);
+        let depth = waiting.fetch_add(1, Ordering::Relaxed) + 1;
+        metrics::gauge!("sesame_argon2_queue_depth").set(depth as f64);
         let wrapped: Job = Box::new(move || {
-            waiting.fetch_sub(1, Ordering::Relaxed);
+            let depth = waiting.fetch_sub(1, Ordering::Relaxed) - 1;
+            metrics::gauge!("sesame_argon2_queue_depth").set(depth as f64);
+            let started = std::time::Instant::now();
+            let out = job();
+            metrics::histogram!("sesame_argon2_seconds").record(started.elapsed().as_secs_f64());
             // A caller that went away (request cancelled) just doesn't read the result.
-            let _ = tx.send(job());
+            let _ = tx.send(out);
         });
         self.jobs
             .lock()

@@ -631,6 +631,17 @@ impl Store for PgStore {
         Ok(Page::from_overfetch(items, n, |t| t.id))
     }
 
+    async fn count_active_tokens(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let r = self
+            .query_opt(
+                "SELECT count(*) FROM tokens WHERE ttl IS NULL OR ttl > $1",
+                &[&now.as_micros()],
+            )
+            .await?
+            .ok_or_else(|| StoreError::Other("count returned no row".into()))?;
+        Ok(r.get::<_, i64>(0) as u64)
+    }
+
     async fn touch_token(
         &self,
         tid: DocId,

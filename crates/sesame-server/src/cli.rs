@@ -115,8 +115,21 @@ async fn run_serve(args: crate::config::ServeArgs) -> Result<(), Failure> {
     if let Some(every) = cfg.sweep_interval {
         tokio::spawn(crate::sweeper(engine.clone(), every));
     }
+    let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(());
+    if let Some(addr) = cfg.metrics_listen {
+        let handle = crate::metrics::install().map_err(runtime_err)?;
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|e| runtime_err(format!("cannot listen for metrics on {addr}: {e}")))?;
+        tracing::info!(%addr, "metrics on http://{addr}/metrics");
+        let mut stopped = metrics_stopped.clone();
+        tokio::spawn(crate::metrics::serve_metrics(l, handle, engine.clone(), async move {
+            let _ = stopped.changed().await;
+        }));
+    }
     let app = Arc::new(App::new(engine, cfg.server.clone()));
     serve(listener, app, shutdown_signal()).await.map_err(runtime_err)?;
+    let _ = stop_metrics.send(());
     tracing::info!("stopped");
     Ok(())
 }

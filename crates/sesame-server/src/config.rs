@@ -115,6 +115,10 @@ pub struct ServeArgs {
     /// Longest delay between failed logins on one account, seconds.
     #[arg(long, env = "SESAME_THROTTLE_MAX_DELAY_SECS", default_value_t = 60)]
     pub throttle_max_delay_secs: u64,
+    /// Serve Prometheus metrics at `GET /metrics` on this separate address (e.g.
+    /// 127.0.0.1:9187). Absent: no metrics. Keep it private: it has no authentication.
+    #[arg(long, env = "SESAME_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Do not apply migrations at start-up (run `sesame migrate` yourself).
     #[arg(long, env = "SESAME_SKIP_MIGRATIONS")]
     pub skip_migrations: bool,
@@ -171,6 +175,8 @@ pub struct Config {
     pub sweep_interval: Option<Duration>,
     /// Whether to apply migrations at start-up.
     pub migrate: bool,
+    /// Where to serve metrics, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// A configuration value is invalid; the message names the flag and variable.
@@ -263,6 +269,7 @@ impl Config {
             sweep_interval: (a.sweep_interval_secs > 0)
                 .then(|| Duration::from_secs(a.sweep_interval_secs)),
             migrate: !a.skip_migrations,
+            metrics_listen: a.metrics_listen,
         })
     }
 }

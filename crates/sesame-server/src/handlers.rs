@@ -133,6 +133,7 @@ fn limit_logins(app: &App, route: &Route, client: std::net::IpAddr) -> Result<()
     if let Err(not_until) = limiter.check_key(&client) {
         use governor::clock::Clock as _;
         let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+        ::metrics::counter!("sesame_throttled_total", "by" => "address").increment(1);
         return Err(ApiError::RateLimited(wait.as_secs() + 1));
     }
     // Forget idle addresses now and then, so the map stays small.

@@ -30,6 +30,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod handlers;
+pub mod metrics;
 pub mod router;
 pub mod telemetry;
 pub mod wire;
@@ -122,6 +123,7 @@ impl App {
     pub async fn respond(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
         let started = Instant::now();
         let rid = self.request_id(&req);
+        let route = router::Route::parse(req.uri().path()).map_or("unmatched", |r| r.name());
         // The path only: query strings may carry personal data (e-mail filters).
         let span = tracing::info_span!("request", id = %rid, method = %req.method(), path = %req.uri().path(), peer = %peer.ip());
         async move {
@@ -139,9 +141,11 @@ impl App {
             if let Ok(v) = HeaderValue::from_str(&rid) {
                 resp.headers_mut().insert("x-request-id", v);
             }
+            let elapsed = started.elapsed();
+            metrics::record_request(route, resp.status().as_u16(), elapsed.as_secs_f64());
             tracing::info!(
                 status = resp.status().as_u16(),
-                micros = started.elapsed().as_micros() as u64,
+                micros = elapsed.as_micros() as u64,
                 "served"
             );
             resp

@@ -123,6 +123,31 @@ impl Route {
         self.allow().split(", ").any(|m| m == method.as_str())
     }
 
+    /// A stable name for metrics (bounded cardinality: no ids).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Route::Healthz => "healthz",
+            Route::Readyz => "readyz",
+            Route::Collections => "collections",
+            Route::Collection(_) => "collection",
+            Route::Documents(_) => "documents",
+            Route::Document(..) => "document",
+            Route::DocumentCredential(..) => "document_credential",
+            Route::DocumentTokens(..) => "document_tokens",
+            Route::Credentials => "credentials",
+            Route::Credential(_) => "credential",
+            Route::CredentialLogin(_) => "credential_login",
+            Route::CredentialVerify(_) => "credential_verify",
+            Route::Login => "login",
+            Route::Tokens => "tokens",
+            Route::TokenSelf => "token_self",
+            Route::Token(_) => "token",
+            Route::Identity => "identity",
+            Route::Keys => "keys",
+            Route::Key(_) => "key",
+        }
+    }
+
     /// Whether this route needs no authentication.
     pub fn is_public(&self) -> bool {
         matches!(self, Route::Healthz | Route::Readyz)

@@ -499,6 +499,9 @@ pub async fn expired_tokens_are_swept_in_bounded_batches(store: Arc<dyn Store>) 
         live.push(f.add_token(&d.doc_ref(), Some(now().plus_seconds(i))).await.0);
     }
     live.push(f.add_token(&d.doc_ref(), None).await.0);
+    // 25 expired at now(), 1 expiring a microsecond later, 5 live.
+    assert_eq!(f.store.count_active_tokens(now()).await.unwrap(), 6);
+    assert_eq!(f.store.count_active_tokens(now().plus_micros(1)).await.unwrap(), 5);
     assert_eq!(f.store.delete_expired_tokens(now(), 10).await.unwrap(), 10);
     assert_eq!(f.store.delete_expired_tokens(now(), 10).await.unwrap(), 10);
     assert_eq!(f.store.delete_expired_tokens(now(), 10).await.unwrap(), 5);

@@ -231,6 +231,8 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         at: Timestamp,
         min_gap_us: i64,
     ) -> Result<bool, StoreError>;
+    /// How many tokens have not expired at `now` (`ttl` unset or later). For metrics: may scan.
+    async fn count_active_tokens(&self, now: Timestamp) -> Result<u64, StoreError>;
     /// Deletes a token; whether it existed. Of concurrent deletions of one token exactly one
     /// returns `true`.
     async fn delete_token(&self, id: DocId) -> Result<bool, StoreError>;

@@ -330,6 +330,13 @@ impl Store for MemoryStore {
         Ok(Page::from_overfetch(items, limit, |t| t.id))
     }
 
+    async fn count_active_tokens(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let s = self.state.read();
+        let expired =
+            s.tokens_by_ttl.range(..(now, DocId::new(i64::MAX as u64).expect("max id"))).count();
+        Ok((s.tokens.len() - expired) as u64)
+    }
+
     async fn touch_token(
         &self,
         id: DocId,
