@@ -3,10 +3,12 @@
 
 use async_trait::async_trait;
 use sesame_model::{
-    Collection, CollectionName, Credential, DocId, DocRef, Document, Fields, Key, PasswordHash,
-    SecretDigest, Timestamp, Token,
+    AuditEvent, Collection, CollectionName, Credential, DocId, DocRef, Document, Fields, Key,
+    PasswordHash, SecretDigest, Timestamp, Token,
 };
-use sesame_store::{LoginFailures, Page, Revoke, Store, StoreError, StoredCredential, ThrottleKey};
+use sesame_store::{
+    AuditFilter, LoginFailures, Page, Revoke, Store, StoreError, StoredCredential, ThrottleKey,
+};
 
 /// How every call fails.
 #[derive(Debug, Clone, Copy)]
@@ -155,6 +157,20 @@ impl Store for FaultyStore {
         self.fail()
     }
     async fn delete_key(&self, _: DocId) -> Result<bool, StoreError> {
+        self.fail()
+    }
+    async fn append_audit(&self, _: &AuditEvent) -> Result<(), StoreError> {
+        self.fail()
+    }
+    async fn list_audit(
+        &self,
+        _: &AuditFilter,
+        _: Option<DocId>,
+        _: usize,
+    ) -> Result<Page<AuditEvent>, StoreError> {
+        self.fail()
+    }
+    async fn delete_audit_before(&self, _: Timestamp, _: usize) -> Result<u64, StoreError> {
         self.fail()
     }
     async fn record_login_failure(

@@ -88,6 +88,8 @@ pub struct AuthConfig {
     pub max_page_size: usize,
     /// Brute-force throttling.
     pub throttle: ThrottleConfig,
+    /// How long audit events are kept, in days (default 90); `None` or 0 keeps them forever.
+    pub audit_retention_days: Option<u32>,
 }
 
 impl AuthConfig {
@@ -113,6 +115,7 @@ impl Default for AuthConfig {
             default_page_size: 64,
             max_page_size: 1000,
             throttle: ThrottleConfig::default(),
+            audit_retention_days: Some(90),
         }
     }
 }

@@ -7,12 +7,13 @@
 use std::sync::Arc;
 
 use sesame_model::{
-    ClientInfo, Collection, CollectionName, Credential, Data, DocId, DocRef, Document, Fields,
-    IdGenerator, Key, Password, Role, Secret, SecretDigest, SecretKind, Timestamp, Token,
-    TokenOrigin, SECRET_RANDOM_BYTES,
+    AuditEvent, AuditKind, ClientInfo, Collection, CollectionName, Credential, Data, DocId, DocRef,
+    Document, Fields, IdGenerator, Key, Password, Role, Secret, SecretDigest, SecretKind,
+    Timestamp, Token, TokenOrigin, SECRET_RANDOM_BYTES,
 };
 use sesame_store::{
-    constraint, LoginFailures, Page, Revoke, Store, StoreError, StoredCredential, ThrottleKey,
+    constraint, AuditFilter, LoginFailures, Page, Revoke, Store, StoreError, StoredCredential,
+    ThrottleKey,
 };
 
 use crate::{Access, AuthConfig, AuthError, Clock, HashStats, Hasher, Principal, SystemClock};
@@ -58,6 +59,32 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], AuthError> {
     let mut b = [0u8; N];
     getrandom::fill(&mut b).map_err(|e| AuthError::Internal(e.to_string().into()))?;
     Ok(b)
+}
+
+/// How an audit event names its actor: ids only, never secrets.
+fn actor_name(p: &Principal) -> String {
+    match p {
+        Principal::Key { key_id: Some(id), .. } => format!("key:{id}"),
+        Principal::Key { key_id: None, .. } => "admin_secret".into(),
+        Principal::Token(t) => format!("token:{}", t.id),
+    }
+}
+
+/// The structured log line of an audit event, under its own target.
+fn log_event(e: &AuditEvent) {
+    tracing::info!(
+        target: "sesame::audit",
+        event = e.kind.as_str(),
+        reason = e.reason.as_deref(),
+        actor = e.actor.as_deref(),
+        identity = e.identity.as_ref().map(|d| d.to_string()),
+        credential = e.credential.map(|i| i.get()),
+        token = e.token.map(|i| i.get()),
+        key = e.key.map(|i| i.get()),
+        client = e.client_addr.map(|a| a.to_string()),
+        count = e.count,
+        "audit"
+    );
 }
 
 /// A throttling key: SHA-256 over a kind and its parts, length-prefixed so parts can't collide.
@@ -152,12 +179,69 @@ impl Engine {
     }
 
     fn check(&self, p: &Principal, access: Access<'_>) -> Result<(), AuthError> {
-        if p.may(&access) {
-            Ok(())
-        } else {
-            tracing::debug!(target: "sesame::authz", ?access, "permission denied");
-            Err(AuthError::PermissionDenied)
+        self.check_about(p, &access, access.document())
+    }
+
+    /// For keys, whose rights never depend on the document: checked before any lookup (so a
+    /// denied key learns nothing about existence), with `access` built on a placeholder.
+    fn check_key(&self, p: &Principal, access: Access<'_>) -> Result<(), AuthError> {
+        self.check_about(p, &access, None)
+    }
+
+    fn check_about(
+        &self,
+        p: &Principal,
+        access: &Access<'_>,
+        about: Option<&DocRef>,
+    ) -> Result<(), AuthError> {
+        if p.may(access) {
+            return Ok(());
         }
+        let mut e = self.event(AuditKind::PermissionDenied, Some(p));
+        e.reason = Some(access.name().to_owned());
+        e.identity = about.cloned();
+        // `check` is synchronous; the event is written in the background.
+        self.emit_detached(e);
+        Err(AuthError::PermissionDenied)
+    }
+
+    /// A new audit event of `kind` by `actor`, at now; the caller fills in the rest.
+    fn event(&self, kind: AuditKind, actor: Option<&Principal>) -> AuditEvent {
+        let now = self.clock.now();
+        AuditEvent {
+            id: self.ids.next(now),
+            ts: now,
+            kind,
+            reason: None,
+            actor: actor.map(actor_name),
+            identity: None,
+            credential: None,
+            token: None,
+            key: None,
+            client_addr: None,
+            count: None,
+        }
+    }
+
+    /// Writes an audit event: a structured log line under `sesame::audit` and a row in the
+    /// store. A failed write is logged and counted, and does not undo the action it records.
+    async fn emit(&self, e: AuditEvent) {
+        log_event(&e);
+        if let Err(err) = self.store.append_audit(&e).await {
+            tracing::warn!(error = %err, kind = e.kind.as_str(), "audit event not stored");
+            metrics::counter!("sesame_audit_write_errors_total").increment(1);
+        }
+    }
+
+    fn emit_detached(&self, e: AuditEvent) {
+        log_event(&e);
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(err) = store.append_audit(&e).await {
+                tracing::warn!(error = %err, kind = e.kind.as_str(), "audit event not stored");
+                metrics::counter!("sesame_audit_write_errors_total").increment(1);
+            }
+        });
     }
 
     fn page_size(&self, size: Option<usize>) -> Result<usize, AuthError> {
@@ -452,15 +536,25 @@ impl Engine {
             None => None,
         };
         let ts = self.clock.now();
-        self.with_fresh_id(|id| {
-            let c = StoredCredential {
-                credential: Credential { id, document: document.clone(), ts, data: data.clone() },
-                hash: hash.clone(),
-            };
-            async move { self.store.create_credential(&c).await.map(|()| c.credential) }
-        })
-        .await
-        .map_err(|e| AuthError::from_store(e, doc_not_found(&document)))
+        let c = self
+            .with_fresh_id(|id| {
+                let c = StoredCredential {
+                    credential: Credential {
+                        id,
+                        document: document.clone(),
+                        ts,
+                        data: data.clone(),
+                    },
+                    hash: hash.clone(),
+                };
+                async move { self.store.create_credential(&c).await.map(|()| c.credential) }
+            })
+            .await
+            .map_err(|e| AuthError::from_store(e, doc_not_found(&document)))?;
+        let mut e = self.event(AuditKind::CredentialCreated, Some(p));
+        (e.credential, e.identity) = (Some(c.id), Some(c.document.clone()));
+        self.emit(e).await;
+        Ok(c)
     }
 
     /// The credential of `document` (`Credential.byDocument(doc)`).
@@ -481,8 +575,7 @@ impl Engine {
     pub async fn get_credential(&self, p: &Principal, id: DocId) -> Result<Credential, AuthError> {
         if p.identity().is_none() {
             // Keys: check before the lookup, so a denied key learns nothing about existence.
-            self.check(p, Access::ReadCredential(&self.placeholder_ref()))
-                .or_else(|_| self.check(p, Access::Verify))?;
+            self.check_key(p, Access::ReadCredential(&self.placeholder_ref()))?;
         }
         let c = self
             .store
@@ -528,7 +621,7 @@ impl Engine {
             Err(e) => return Err(e.into()),
         };
         // Keyed by the id tried, whether or not it exists.
-        self.finish_login(credential_key(credential), stored, password, ttl, client).await
+        self.finish_login(p, credential_key(credential), stored, password, ttl, client).await
     }
 
     /// Logs in as `document` with its credential.
@@ -565,7 +658,7 @@ impl Engine {
                 &[document.coll.as_str().as_bytes(), &document.id.get().to_be_bytes()],
             ),
         };
-        self.finish_login(key, stored, password, ttl, client).await
+        self.finish_login(p, key, stored, password, ttl, client).await
     }
 
     /// Logs in as the one document of `coll` whose fields equal `matching` (e.g. an e-mail
@@ -617,7 +710,7 @@ impl Engine {
                 throttle_key("match", &[coll.as_str().as_bytes(), canonical.as_bytes()])
             }
         };
-        self.finish_login(key, stored, password, ttl, client).await
+        self.finish_login(p, key, stored, password, ttl, client).await
     }
 
     /// Refuses an attempt, before any hashing, while `key` is throttled.
@@ -626,7 +719,6 @@ impl Engine {
         let now = self.clock.now();
         if let Some(until) = self.blocked_until(&f).filter(|u| *u > now) {
             let secs = (until.as_micros() - now.as_micros() + 999_999) / 1_000_000;
-            tracing::info!(target: "sesame::audit", outcome = "throttled", "login refused");
             metrics::counter!("sesame_logins_total", "outcome" => "throttled").increment(1);
             metrics::counter!("sesame_throttled_total", "by" => "account").increment(1);
             return Err(AuthError::Throttled { retry_after_secs: secs.max(1) as u64 });
@@ -654,6 +746,26 @@ impl Engine {
         Ok(())
     }
 
+    /// Audit events (admin only), filtered and paginated.
+    pub async fn list_audit(
+        &self,
+        p: &Principal,
+        filter: &AuditFilter,
+        after: Option<DocId>,
+        size: Option<usize>,
+    ) -> Result<Page<AuditEvent>, AuthError> {
+        self.check(p, Access::ReadAudit)?;
+        let size = self.page_size(size)?;
+        Ok(self.store.list_audit(filter, after, size).await?)
+    }
+
+    /// Deletes up to `batch` audit events older than the retention period; how many.
+    pub async fn sweep_audit(&self, batch: usize) -> Result<u64, AuthError> {
+        let Some(days) = self.config.audit_retention_days.filter(|d| *d > 0) else { return Ok(0) };
+        let before = self.clock.now().plus_seconds(-(i64::from(days) * 86_400));
+        Ok(self.store.delete_audit_before(before, batch.max(1)).await?)
+    }
+
     /// Deletes up to `batch` failure records that no longer throttle anything.
     pub async fn sweep_stale_login_failures(&self, batch: usize) -> Result<u64, AuthError> {
         let horizon = 3600 + self.config.throttle.max_delay_secs.min(86_400) as i64;
@@ -661,28 +773,45 @@ impl Engine {
         Ok(self.store.delete_stale_login_failures(before, batch.max(1)).await?)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn finish_login(
         &self,
+        p: &Principal,
         key: ThrottleKey,
         stored: Option<StoredCredential>,
         password: &Password,
         ttl: Option<Timestamp>,
         client: &ClientInfo,
     ) -> Result<NewToken, AuthError> {
-        self.check_throttle(&key).await?;
+        let mut e = self.event(AuditKind::LoginFailed, Some(p));
+        e.client_addr = client.addr;
+        if let Some(c) = &stored {
+            e.credential = Some(c.credential.id);
+            e.identity = Some(c.credential.document.clone());
+        }
+        if let Err(err) = self.check_throttle(&key).await {
+            if matches!(err, AuthError::Throttled { .. }) {
+                e.kind = AuditKind::LoginThrottled;
+                self.emit(e).await;
+            }
+            return Err(err);
+        }
         let Some(stored) = stored else {
             self.hasher.verify_dummy(password).await?;
             self.record_failure(&key).await?;
-            tracing::info!(target: "sesame::audit", outcome = "unknown_identity", "login failed");
             metrics::counter!("sesame_logins_total", "outcome" => "unknown_identity").increment(1);
+            e.reason = Some("unknown_identity".into());
+            self.emit(e).await;
             return Err(AuthError::InvalidSecret);
         };
         let v = self.hasher.verify(password, stored.hash.as_ref()).await?;
         let cred = &stored.credential;
         if !v.ok {
             self.record_failure(&key).await?;
-            tracing::info!(target: "sesame::audit", credential = %cred.id, outcome = "wrong_password", "login failed");
             metrics::counter!("sesame_logins_total", "outcome" => "wrong_password").increment(1);
+            let reason = if stored.hash.is_some() { "wrong_password" } else { "no_password" };
+            e.reason = Some(reason.into());
+            self.emit(e).await;
             return Err(AuthError::InvalidSecret);
         }
         self.store.clear_login_failures(&key).await?;
@@ -702,8 +831,10 @@ impl Engine {
         }
         let t =
             self.issue_token(cred.document.clone(), ttl, None, TokenOrigin::Login, client).await?;
-        tracing::info!(target: "sesame::audit", credential = %cred.id, token = %t.token.id, "login succeeded");
         metrics::counter!("sesame_logins_total", "outcome" => "success").increment(1);
+        e.kind = AuditKind::LoginSucceeded;
+        e.token = Some(t.token.id);
+        self.emit(e).await;
         Ok(t)
     }
 
@@ -792,7 +923,9 @@ impl Engine {
             .update_credential_hash(credential, &hash, self.clock.now(), revoke)
             .await
             .map_err(|e| AuthError::from_store(e, item_not_found("Credential", credential)))?;
-        tracing::info!(target: "sesame::audit", credential = %credential, revoked, "password changed");
+        let mut e = self.event(AuditKind::PasswordChanged, Some(p));
+        (e.credential, e.identity, e.count) = (Some(c.id), Some(c.document.clone()), Some(revoked));
+        self.emit(e).await;
         Ok((c, revoked))
     }
 
@@ -809,7 +942,9 @@ impl Engine {
             .delete_credential(credential)
             .await
             .map_err(|e| AuthError::from_store(e, item_not_found("Credential", credential)))?;
-        tracing::info!(target: "sesame::audit", credential = %credential, revoked, "credential deleted");
+        let mut e = self.event(AuditKind::CredentialDeleted, Some(p));
+        (e.credential, e.count) = (Some(credential), Some(revoked));
+        self.emit(e).await;
         Ok(revoked)
     }
 
@@ -838,7 +973,10 @@ impl Engine {
     ) -> Result<NewToken, AuthError> {
         self.check(p, Access::CreateToken)?;
         let t = self.issue_token(document, ttl, data, TokenOrigin::Create, client).await?;
-        tracing::info!(target: "sesame::audit", token = %t.token.id, "token created");
+        let mut e = self.event(AuditKind::TokenCreated, Some(p));
+        (e.token, e.identity, e.client_addr) =
+            (Some(t.token.id), Some(t.token.document.clone()), client.addr);
+        self.emit(e).await;
         Ok(t)
     }
 
@@ -866,14 +1004,16 @@ impl Engine {
         };
         // Already deleted concurrently: the outcome the caller wants, so not an error.
         self.store.delete_token(t.id).await?;
-        tracing::info!(target: "sesame::audit", token = %t.id, "logout");
+        let mut e = self.event(AuditKind::Logout, Some(p));
+        (e.token, e.identity) = (Some(t.id), Some(t.document.clone()));
+        self.emit(e).await;
         Ok(())
     }
 
     /// A token by id (`Token.byId(id)`).
     pub async fn get_token(&self, p: &Principal, id: DocId) -> Result<Token, AuthError> {
         if p.identity().is_none() {
-            self.check(p, Access::ReadToken(&self.placeholder_ref()))?;
+            self.check_key(p, Access::ReadToken(&self.placeholder_ref()))?;
         }
         let t = self
             .store
@@ -900,7 +1040,7 @@ impl Engine {
     /// Revokes a token by id.
     pub async fn delete_token(&self, p: &Principal, id: DocId) -> Result<(), AuthError> {
         if p.identity().is_none() {
-            self.check(p, Access::DeleteToken(&self.placeholder_ref()))?;
+            self.check_key(p, Access::DeleteToken(&self.placeholder_ref()))?;
         }
         let t = self
             .store
@@ -911,7 +1051,9 @@ impl Engine {
         if !self.store.delete_token(id).await? {
             return Err(AuthError::from_store(StoreError::NotFound, item_not_found("Token", id)));
         }
-        tracing::info!(target: "sesame::audit", token = %id, "token revoked");
+        let mut e = self.event(AuditKind::TokenRevoked, Some(p));
+        (e.token, e.identity) = (Some(id), Some(t.document.clone()));
+        self.emit(e).await;
         Ok(())
     }
 
@@ -923,7 +1065,9 @@ impl Engine {
     ) -> Result<u64, AuthError> {
         self.check(p, Access::DeleteToken(document))?;
         let n = self.store.delete_tokens_of_document(document, None).await?;
-        tracing::info!(target: "sesame::audit", document = %document, revoked = n, "tokens revoked");
+        let mut e = self.event(AuditKind::TokensRevoked, Some(p));
+        (e.identity, e.count) = (Some(document.clone()), Some(n));
+        self.emit(e).await;
         Ok(n)
     }
 
@@ -944,13 +1088,23 @@ impl Engine {
         data: Option<Data>,
     ) -> Result<NewKey, AuthError> {
         self.check(p, Access::WriteKeys)?;
-        self.mint_key(role, ttl, data).await
+        self.mint_key_by(Some(&actor_name(p)), role, ttl, data).await
     }
 
     /// Creates a key without a principal: for the operator's `sesame key create`, which has
     /// direct access to the store anyway. Not reachable over the network.
     pub async fn mint_key(
         &self,
+        role: Role,
+        ttl: Option<Timestamp>,
+        data: Option<Data>,
+    ) -> Result<NewKey, AuthError> {
+        self.mint_key_by(None, role, ttl, data).await
+    }
+
+    async fn mint_key_by(
+        &self,
+        actor: Option<&str>,
         role: Role,
         ttl: Option<Timestamp>,
         data: Option<Data>,
@@ -965,7 +1119,10 @@ impl Engine {
                 async move { self.store.create_key(&k, &digest).await.map(|()| k) }
             })
             .await?;
-        tracing::info!(target: "sesame::audit", key = %key.id, role = %role, "key created");
+        let mut e = self.event(AuditKind::KeyCreated, None);
+        e.actor = Some(actor.unwrap_or("operator").to_owned());
+        (e.key, e.reason) = (Some(key.id), Some(role.as_str().to_owned()));
+        self.emit(e).await;
         Ok(NewKey { key, secret })
     }
 
@@ -1012,7 +1169,9 @@ impl Engine {
         if !self.store.delete_key(id).await? {
             return Err(AuthError::from_store(StoreError::NotFound, item_not_found("Key", id)));
         }
-        tracing::info!(target: "sesame::audit", key = %id, "key revoked");
+        let mut e = self.event(AuditKind::KeyRevoked, Some(p));
+        e.key = Some(id);
+        self.emit(e).await;
         Ok(())
     }
 }

@@ -8,6 +8,7 @@
 //! | `admin` key (or the configured admin secret) | everything |
 //! | `server` key | read/write documents, credentials, tokens; log in; read collections; not keys, not collection schema |
 //! | `server-readonly` key | the reads of `server`, and `verify` |
+//! | (audit trail) | admin only |
 //! | token | read its own token and the other tokens of its identity; delete them (log out); read its identity document and its credential |
 
 use sesame_model::{CollectionName, DocId, DocRef, Role, Token};
@@ -50,7 +51,7 @@ impl Principal {
         match self {
             Principal::Key { role: Role::Admin, .. } => true,
             Principal::Key { role: Role::Server, .. } => {
-                !matches!(access, WriteSchema | ReadKeys | WriteKeys)
+                !matches!(access, WriteSchema | ReadKeys | WriteKeys | ReadAudit)
             }
             Principal::Key { role: Role::ServerReadonly, .. } => matches!(
                 access,
@@ -103,4 +104,39 @@ pub enum Access<'a> {
     ReadKeys,
     /// Create or delete keys.
     WriteKeys,
+    /// Read the audit trail.
+    ReadAudit,
+}
+
+impl Access<'_> {
+    /// A stable name, for audit events.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Access::ReadSchema => "read_schema",
+            Access::WriteSchema => "write_schema",
+            Access::ReadDocument(_) => "read_document",
+            Access::ListDocuments(_) => "list_documents",
+            Access::WriteDocument(_) => "write_document",
+            Access::ReadCredential(_) => "read_credential",
+            Access::WriteCredential => "write_credential",
+            Access::Verify => "verify",
+            Access::CreateToken => "create_token",
+            Access::ReadToken(_) => "read_token",
+            Access::DeleteToken(_) => "delete_token",
+            Access::ReadKeys => "read_keys",
+            Access::WriteKeys => "write_keys",
+            Access::ReadAudit => "read_audit",
+        }
+    }
+
+    /// The document the access is about, if any.
+    pub fn document(&self) -> Option<&DocRef> {
+        match self {
+            Access::ReadDocument(d)
+            | Access::ReadCredential(d)
+            | Access::ReadToken(d)
+            | Access::DeleteToken(d) => Some(d),
+            _ => None,
+        }
+    }
 }

@@ -353,3 +353,111 @@ impl fmt::Debug for Password {
         f.write_str("Password(****)")
     }
 }
+
+/// What an audit event records. Stable snake_case names (append-only).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub enum AuditKind {
+    /// A login created a token.
+    LoginSucceeded,
+    /// A login was refused; the event's `reason` says why, in classes (never the password).
+    LoginFailed,
+    /// A login was refused by throttling, before any hashing.
+    LoginThrottled,
+    /// A token deleted itself.
+    Logout,
+    /// A token was created without a password (`Token.create`).
+    TokenCreated,
+    /// One token was revoked by id.
+    TokenRevoked,
+    /// All of an identity's tokens were revoked (log out everywhere).
+    TokensRevoked,
+    /// A key was created.
+    KeyCreated,
+    /// A key was revoked.
+    KeyRevoked,
+    /// A credential was created.
+    CredentialCreated,
+    /// A password was changed.
+    PasswordChanged,
+    /// A credential was deleted.
+    CredentialDeleted,
+    /// An authenticated caller was refused an operation.
+    PermissionDenied,
+}
+
+impl AuditKind {
+    /// Every kind, for validation and documentation.
+    pub const ALL: &'static [AuditKind] = &[
+        AuditKind::LoginSucceeded,
+        AuditKind::LoginFailed,
+        AuditKind::LoginThrottled,
+        AuditKind::Logout,
+        AuditKind::TokenCreated,
+        AuditKind::TokenRevoked,
+        AuditKind::TokensRevoked,
+        AuditKind::KeyCreated,
+        AuditKind::KeyRevoked,
+        AuditKind::CredentialCreated,
+        AuditKind::PasswordChanged,
+        AuditKind::CredentialDeleted,
+        AuditKind::PermissionDenied,
+    ];
+
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::LoginSucceeded => "login_succeeded",
+            AuditKind::LoginFailed => "login_failed",
+            AuditKind::LoginThrottled => "login_throttled",
+            AuditKind::Logout => "logout",
+            AuditKind::TokenCreated => "token_created",
+            AuditKind::TokenRevoked => "token_revoked",
+            AuditKind::TokensRevoked => "tokens_revoked",
+            AuditKind::KeyCreated => "key_created",
+            AuditKind::KeyRevoked => "key_revoked",
+            AuditKind::CredentialCreated => "credential_created",
+            AuditKind::PasswordChanged => "password_changed",
+            AuditKind::CredentialDeleted => "credential_deleted",
+            AuditKind::PermissionDenied => "permission_denied",
+        }
+    }
+}
+
+impl FromStr for AuditKind {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self, ModelError> {
+        AuditKind::ALL.iter().copied().find(|k| k.as_str() == s).ok_or_else(|| {
+            let t: String = s.chars().take(40).collect();
+            ModelError::InvalidField(format!("unknown audit event type `{}`", t.escape_debug()))
+        })
+    }
+}
+
+/// One authentication decision, as stored in the append-only audit trail. Holds ids, never
+/// secrets or passwords.
+#[derive(Clone, PartialEq, Debug)]
+pub struct AuditEvent {
+    /// The event's id (time-ordered).
+    pub id: DocId,
+    /// When it happened.
+    pub ts: Timestamp,
+    /// What happened.
+    pub kind: AuditKind,
+    /// A reason class, e.g. `wrong_password`, `unknown_identity`, or the refused access.
+    pub reason: Option<String>,
+    /// Who acted: `key:<id>`, `token:<id>`, `admin_secret`, or `operator` (the CLI).
+    pub actor: Option<String>,
+    /// The identity concerned.
+    pub identity: Option<DocRef>,
+    /// The credential concerned.
+    pub credential: Option<DocId>,
+    /// The token concerned (its id, never its secret).
+    pub token: Option<DocId>,
+    /// The key concerned (its id, never its secret).
+    pub key: Option<DocId>,
+    /// The client address, when the server saw one.
+    pub client_addr: Option<std::net::IpAddr>,
+    /// A count, for bulk events (tokens revoked).
+    pub count: Option<u64>,
+}

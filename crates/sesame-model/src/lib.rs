@@ -15,8 +15,8 @@ mod name;
 mod timestamp;
 
 pub use auth::{
-    ClientInfo, Credential, Key, Password, PasswordHash, Role, Secret, SecretDigest, SecretKind,
-    Token, TokenOrigin, SECRET_RANDOM_BYTES,
+    AuditEvent, AuditKind, ClientInfo, Credential, Key, Password, PasswordHash, Role, Secret,
+    SecretDigest, SecretKind, Token, TokenOrigin, SECRET_RANDOM_BYTES,
 };
 pub use document::{
     Data, DocRef, Document, FieldName, Fields, Json, MAX_FIELD_DEPTH, RESERVED_FIELDS,

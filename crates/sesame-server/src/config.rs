@@ -115,6 +115,9 @@ pub struct ServeArgs {
     /// Longest delay between failed logins on one account, seconds.
     #[arg(long, env = "SESAME_THROTTLE_MAX_DELAY_SECS", default_value_t = 60)]
     pub throttle_max_delay_secs: u64,
+    /// How long audit events are kept, days (0: forever).
+    #[arg(long, env = "SESAME_AUDIT_RETENTION_DAYS", default_value_t = 90)]
+    pub audit_retention_days: u32,
     /// Serve Prometheus metrics at `GET /metrics` on this separate address (e.g.
     /// 127.0.0.1:9187). Absent: no metrics. Keep it private: it has no authentication.
     #[arg(long, env = "SESAME_METRICS_LISTEN")]
@@ -257,6 +260,7 @@ impl Config {
                 min_password_len: a.min_password_length,
                 max_password_len: a.max_password_length,
                 admin_secret,
+                audit_retention_days: Some(a.audit_retention_days),
                 throttle: sesame_auth::ThrottleConfig {
                     free_failures: a.throttle_free_failures,
                     max_delay_secs: a.throttle_max_delay_secs.max(1),

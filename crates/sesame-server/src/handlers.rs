@@ -319,6 +319,10 @@ where
             e.delete_key(&p, id(&i)?).await?;
             Ok(no_content())
         }
+        (R::Audit, _) => {
+            let (filter, after, size) = wire::audit_query(query)?;
+            ok(&e.list_audit(&p, &filter, after, size).await?)
+        }
         (R::Healthz | R::Readyz, _) => unreachable!("public routes answered above"),
     }
 }

@@ -215,13 +215,23 @@ pub async fn serve(
 }
 
 /// Runs forever: every `every`, deletes expired tokens in batches of 1000 (so no statement
-/// holds locks long) and stale login-failure records. Expiry is enforced at use time anyway.
+/// holds locks long), stale login-failure records, and audit events past their retention. Expiry is enforced at use time anyway.
 pub async fn sweeper(engine: Arc<Engine>, every: Duration) {
     const BATCH: usize = 1000;
     loop {
         tokio::time::sleep(every).await;
         if let Err(e) = engine.sweep_stale_login_failures(BATCH).await {
             tracing::warn!(error = %e, "stale login-failure sweep failed");
+        }
+        loop {
+            match engine.sweep_audit(BATCH).await {
+                Ok(n) if n == BATCH as u64 => tokio::task::yield_now().await,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "audit retention sweep failed");
+                    break;
+                }
+            }
         }
         let mut total = 0;
         loop {

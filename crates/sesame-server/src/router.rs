@@ -48,6 +48,8 @@ pub enum Route {
     Keys,
     /// `/keys/{id}`
     Key(String),
+    /// `/audit`
+    Audit,
 }
 
 impl Route {
@@ -91,6 +93,7 @@ impl Route {
             ["identity"] => Route::Identity,
             ["keys"] => Route::Keys,
             ["keys", id] if !id.is_empty() => Route::Key(o(id)),
+            ["audit"] => Route::Audit,
             _ => return Err(ApiError::RouteNotFound),
         };
         Ok(r)
@@ -99,9 +102,11 @@ impl Route {
     /// The methods this route answers, as an `Allow` header value.
     pub fn allow(&self) -> &'static str {
         match self {
-            Route::Healthz | Route::Readyz | Route::Identity | Route::DocumentCredential(..) => {
-                "GET"
-            }
+            Route::Healthz
+            | Route::Readyz
+            | Route::Identity
+            | Route::DocumentCredential(..)
+            | Route::Audit => "GET",
             Route::Collections | Route::Documents(_) | Route::Keys => "GET, POST",
             Route::Collection(_)
             | Route::Token(_)
@@ -145,6 +150,7 @@ impl Route {
             Route::Identity => "identity",
             Route::Keys => "keys",
             Route::Key(_) => "key",
+            Route::Audit => "audit",
         }
     }
 

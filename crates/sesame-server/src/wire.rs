@@ -539,3 +539,63 @@ impl<T: Repr, C: ToString> Repr for Page<T, C> {
         m.end()
     }
 }
+
+/// `GET /audit?identity=<coll>/<id>&type=<kind>&from=<time>&to=<time>&size=&after=`.
+pub fn audit_query(
+    q: Option<&str>,
+) -> Result<(sesame_store::AuditFilter, Option<DocId>, Option<usize>), ApiError> {
+    let mut f = sesame_store::AuditFilter::default();
+    let (mut after, mut size) = (None, None);
+    let bad = |m: &str| ApiError::InvalidRequest(m.to_owned());
+    for (k, v) in form_urlencoded::parse(q.unwrap_or("").as_bytes()) {
+        match k.as_ref() {
+            "identity" => {
+                let (c, i) =
+                    v.split_once('/').ok_or_else(|| bad("`identity` is <collection>/<id>"))?;
+                f.identity = Some(DocRef::new(c.parse()?, i.parse()?));
+            }
+            "type" => f.kind = Some(v.parse()?),
+            "from" => f.from = Some(Timestamp::parse_rfc3339(&v)?),
+            "to" => f.to = Some(Timestamp::parse_rfc3339(&v)?),
+            "size" => size = Some(v.parse().map_err(|_| bad("`size` must be a positive integer"))?),
+            "after" => after = after_id(Some(v.into_owned()))?,
+            other => {
+                let k: String = other.chars().take(64).collect();
+                return Err(bad(&format!("unknown query parameter `{}`", k.escape_debug())));
+            }
+        }
+    }
+    Ok((f, after, size))
+}
+
+impl Repr for sesame_model::AuditEvent {
+    /// `{"id","coll":"Audit","ts","type","reason"?,"actor"?,"identity"?,"credential"?,"token"?,"key"?,"client_addr"?,"count"?}`.
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", &self.id.to_string())?;
+        m.serialize_entry("coll", "Audit")?;
+        m.serialize_entry("ts", &self.ts.to_rfc3339())?;
+        m.serialize_entry("type", self.kind.as_str())?;
+        if let Some(r) = &self.reason {
+            m.serialize_entry("reason", r)?;
+        }
+        if let Some(a) = &self.actor {
+            m.serialize_entry("actor", a)?;
+        }
+        if let Some(d) = &self.identity {
+            m.serialize_entry("identity", &ref_out(d))?;
+        }
+        for (k, v) in [("credential", self.credential), ("token", self.token), ("key", self.key)] {
+            if let Some(id) = v {
+                m.serialize_entry(k, &id.to_string())?;
+            }
+        }
+        if let Some(a) = self.client_addr {
+            m.serialize_entry("client_addr", &a.to_string())?;
+        }
+        if let Some(c) = self.count {
+            m.serialize_entry("count", &c)?;
+        }
+        m.end()
+    }
+}

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::json;
 use sesame_model::{
-    Collection, CollectionName, Credential, Data, DocId, DocRef, Document, Fields, IdGenerator,
-    Key, PasswordHash, Role, SecretDigest, Timestamp, Token, TokenOrigin,
+    AuditEvent, AuditKind, Collection, CollectionName, Credential, Data, DocId, DocRef, Document,
+    Fields, IdGenerator, Key, PasswordHash, Role, SecretDigest, Timestamp, Token, TokenOrigin,
 };
 
-use crate::{Revoke, Store, StoreError, StoredCredential};
+use crate::{AuditFilter, Revoke, Store, StoreError, StoredCredential};
 
 /// Makes fresh stores for the suite.
 #[async_trait]
@@ -55,6 +55,7 @@ macro_rules! store_conformance {
             document_delete_cascades_to_credential_and_tokens,
             metadata_roundtrips_exactly,
             login_failures_count_and_reset,
+            audit_trail_appends_filters_and_expires,
             token_session_metadata_roundtrips_and_touches_are_coarse,
             concurrent_login_failures_all_count,
             concurrent_credential_creations_have_one_winner,
@@ -828,4 +829,64 @@ pub async fn token_session_metadata_roundtrips_and_touches_are_coarse(store: Arc
         wrote += usize::from(task.await.unwrap());
     }
     assert_eq!(wrote, 1);
+}
+
+/// The audit trail: append, filter by identity, kind and time, paginate, expire.
+pub async fn audit_trail_appends_filters_and_expires(store: Arc<dyn Store>) {
+    let f = Fixture::new(store);
+    let jane = DocRef::new(name("Customer"), f.id());
+    let john = DocRef::new(name("Customer"), f.id());
+    let mut all = Vec::new();
+    for i in 0..12 {
+        let e = AuditEvent {
+            id: f.id(),
+            ts: now().plus_seconds(i),
+            kind: if i % 3 == 0 { AuditKind::LoginFailed } else { AuditKind::LoginSucceeded },
+            reason: (i % 3 == 0).then(|| "wrong_password".to_owned()),
+            actor: Some(format!("key:{}", 100 + i)),
+            identity: Some(if i % 2 == 0 { jane.clone() } else { john.clone() }),
+            credential: Some(f.id()),
+            token: (i % 3 != 0).then(|| f.id()),
+            key: None,
+            client_addr: Some("192.0.2.1".parse().unwrap()),
+            count: (i == 5).then_some(3),
+        };
+        f.store.append_audit(&e).await.unwrap();
+        all.push(e);
+    }
+    assert_conflict(f.store.append_audit(&all[0]).await, crate::constraint::ID);
+    let list = |filter: AuditFilter| {
+        let store = f.store.clone();
+        async move {
+            let mut out = Vec::new();
+            let mut after = None;
+            loop {
+                let p = store.list_audit(&filter, after, 5).await.unwrap();
+                out.extend(p.data);
+                match p.after {
+                    Some(a) => after = Some(a),
+                    None => return out,
+                }
+            }
+        }
+    };
+    assert_eq!(list(AuditFilter::default()).await, all, "everything, in order, exactly");
+    let janes = list(AuditFilter { identity: Some(jane.clone()), ..Default::default() }).await;
+    assert_eq!(janes.len(), 6);
+    assert!(janes.iter().all(|e| e.identity.as_ref() == Some(&jane)));
+    let failed =
+        list(AuditFilter { kind: Some(AuditKind::LoginFailed), ..Default::default() }).await;
+    assert_eq!(failed.len(), 4);
+    let window = AuditFilter {
+        from: Some(now().plus_seconds(3)),
+        to: Some(now().plus_seconds(6)),
+        ..Default::default()
+    };
+    assert_eq!(
+        list(window).await.iter().map(|e| e.ts).collect::<Vec<_>>(),
+        (3..6).map(|i| now().plus_seconds(i)).collect::<Vec<_>>()
+    );
+    assert_eq!(f.store.delete_audit_before(now().plus_seconds(4), 3).await.unwrap(), 3);
+    assert_eq!(f.store.delete_audit_before(now().plus_seconds(4), 3).await.unwrap(), 1);
+    assert_eq!(list(AuditFilter::default()).await, all[4..].to_vec());
 }

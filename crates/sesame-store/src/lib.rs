@@ -13,8 +13,8 @@ use std::fmt;
 
 use async_trait::async_trait;
 use sesame_model::{
-    Collection, CollectionName, Credential, DocId, DocRef, Document, Fields, Key, PasswordHash,
-    SecretDigest, Timestamp, Token,
+    AuditEvent, AuditKind, Collection, CollectionName, Credential, DocId, DocRef, Document, Fields,
+    Key, PasswordHash, SecretDigest, Timestamp, Token,
 };
 
 mod memory;
@@ -257,6 +257,19 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Deletes a key; whether it existed.
     async fn delete_key(&self, id: DocId) -> Result<bool, StoreError>;
 
+    /// Appends an audit event. Events are never updated; only retention deletes them.
+    async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// Audit events matching `filter`, ascending by id after `after`.
+    async fn list_audit(
+        &self,
+        filter: &AuditFilter,
+        after: Option<DocId>,
+        limit: usize,
+    ) -> Result<Page<AuditEvent>, StoreError>;
+    /// Deletes at most `limit` audit events older than `before` (retention); how many.
+    async fn delete_audit_before(&self, before: Timestamp, limit: usize)
+        -> Result<u64, StoreError>;
+
     /// Records a failed login under `key` at `now`, atomically (concurrent failures all count):
     /// `consecutive` grows by one; `in_window` grows by one, or restarts at 1 with
     /// `window_start = now` when the window that began at `window_start` is `window_us` old.
@@ -277,6 +290,19 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         before: Timestamp,
         limit: usize,
     ) -> Result<u64, StoreError>;
+}
+
+/// Which audit events to list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditFilter {
+    /// Only events about this identity.
+    pub identity: Option<DocRef>,
+    /// Only events of this kind.
+    pub kind: Option<AuditKind>,
+    /// Only events at or after this time.
+    pub from: Option<Timestamp>,
+    /// Only events before this time.
+    pub to: Option<Timestamp>,
 }
 
 /// What a throttling counter is keyed by: a digest of the credential or of the identifier a

@@ -9,12 +9,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use async_trait::async_trait;
 use parking_lot::RwLock;
 use sesame_model::{
-    Collection, CollectionName, Credential, DocId, DocRef, Document, Fields, Key, PasswordHash,
-    SecretDigest, Timestamp, Token,
+    AuditEvent, Collection, CollectionName, Credential, DocId, DocRef, Document, Fields, Key,
+    PasswordHash, SecretDigest, Timestamp, Token,
 };
 
 use crate::{
-    constraint, LoginFailures, Page, Revoke, Store, StoreError, StoredCredential, ThrottleKey,
+    constraint, AuditFilter, LoginFailures, Page, Revoke, Store, StoreError, StoredCredential,
+    ThrottleKey,
 };
 
 /// An in-memory [`Store`], safe to share between tasks and threads.
@@ -37,6 +38,7 @@ struct State {
     keys: BTreeMap<DocId, (Key, SecretDigest)>,
     key_by_digest: HashMap<SecretDigest, DocId>,
     failures: HashMap<ThrottleKey, LoginFailures>,
+    audit: BTreeMap<DocId, AuditEvent>,
 }
 
 impl MemoryStore {
@@ -428,6 +430,53 @@ impl Store for MemoryStore {
             }
             None => Ok(false),
         }
+    }
+
+    async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        let mut s = self.state.write();
+        if s.audit.contains_key(&event.id) {
+            return Err(StoreError::conflict(constraint::ID));
+        }
+        s.audit.insert(event.id, event.clone());
+        Ok(())
+    }
+
+    async fn list_audit(
+        &self,
+        filter: &AuditFilter,
+        after: Option<DocId>,
+        limit: usize,
+    ) -> Result<Page<AuditEvent>, StoreError> {
+        let s = self.state.read();
+        let items: Vec<AuditEvent> = s
+            .audit
+            .range((
+                after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
+                std::ops::Bound::Unbounded,
+            ))
+            .map(|(_, e)| e)
+            .filter(|e| filter.identity.as_ref().is_none_or(|i| e.identity.as_ref() == Some(i)))
+            .filter(|e| filter.kind.is_none_or(|k| e.kind == k))
+            .filter(|e| filter.from.is_none_or(|f| e.ts >= f))
+            .filter(|e| filter.to.is_none_or(|t| e.ts < t))
+            .take(limit + 1)
+            .cloned()
+            .collect();
+        Ok(Page::from_overfetch(items, limit, |e| e.id))
+    }
+
+    async fn delete_audit_before(
+        &self,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        let mut s = self.state.write();
+        let old: Vec<DocId> =
+            s.audit.values().filter(|e| e.ts < before).take(limit).map(|e| e.id).collect();
+        for id in &old {
+            s.audit.remove(id);
+        }
+        Ok(old.len() as u64)
     }
 
     async fn record_login_failure(
