@@ -51,6 +51,45 @@ fn ci() -> Result<(), String> {
     run(test)
 }
 
+/// The cargo-fuzz targets in `fuzz/`.
+const FUZZ_TARGETS: &[&str] = &["request_body", "secret", "model_parsers", "request_line"];
+
+/// `cargo xtask fuzz [target] [seconds]`: runs one target (or all) under libFuzzer for a while
+/// (default 30 s each). Needs cargo-fuzz (installed on first use) and a nightly toolchain, or
+/// falls back to `RUSTC_BOOTSTRAP=1` on stable.
+fn fuzz(args: &[String]) -> Result<(), String> {
+    let targets: Vec<&str> = match args.first().map(String::as_str) {
+        Some(t) if FUZZ_TARGETS.contains(&t) => vec![t],
+        Some(t) if t.parse::<u64>().is_err() => {
+            return Err(format!("unknown fuzz target `{t}`; targets: {}", FUZZ_TARGETS.join(", ")))
+        }
+        _ => FUZZ_TARGETS.to_vec(),
+    };
+    let secs = args.iter().find_map(|a| a.parse::<u64>().ok()).unwrap_or(30);
+    let have_fuzz = cargo().args(["fuzz", "--version"]).output().is_ok_and(|o| o.status.success());
+    if !have_fuzz {
+        let mut install = cargo();
+        install.args(["install", "cargo-fuzz", "--locked"]);
+        run(install)?;
+    }
+    let nightly = Command::new("rustup")
+        .args(["run", "nightly", "rustc", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    for t in targets {
+        let mut c = Command::new("cargo");
+        c.current_dir(root());
+        if nightly {
+            c.arg("+nightly");
+        } else {
+            c.env("RUSTC_BOOTSTRAP", "1");
+        }
+        c.args(["fuzz", "run", t, "--", &format!("-max_total_time={secs}")]);
+        run(c)?;
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
@@ -63,7 +102,11 @@ fn main() -> ExitCode {
             run(c)
         }
         Some("bench") => bench::run(args.iter().any(|a| a == "--quick")),
-        _ => Err("usage: cargo xtask ci | tidy [--bless] | bench [--quick]".into()),
+        Some("fuzz") => fuzz(&args[1..]),
+        _ => Err(
+            "usage: cargo xtask ci | tidy [--bless] | bench [--quick] | fuzz [target] [seconds]"
+                .into(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

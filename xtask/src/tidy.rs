@@ -97,7 +97,7 @@ fn check_layering(meta: &serde_json::Value, problems: &mut Vec<String>) {
 
 fn module_docs(problems: &mut Vec<String>) {
     let root = root();
-    for dir in ["crates", "xtask", "tests"] {
+    for dir in ["crates", "xtask", "tests", "fuzz"] {
         walk(&root.join(dir), &mut |path| {
             if path.extension().is_some_and(|e| e == "rs")
                 && !path.components().any(|c| c.as_os_str() == "target")

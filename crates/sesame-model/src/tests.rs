@@ -160,3 +160,44 @@ fn roles_parse() {
     }
     assert_eq!("root".parse::<Role>().unwrap_err().code(), "invalid_role");
 }
+
+mod properties {
+    //! Property tests of the parsers: round trips hold and nothing panics on any input.
+
+    use proptest::prelude::*;
+
+    use crate::*;
+
+    proptest! {
+        #[test]
+        fn doc_ids_round_trip(v in 1u64..=i64::MAX as u64) {
+            let id = DocId::new(v).unwrap();
+            prop_assert_eq!(id.to_string().parse::<DocId>().unwrap(), id);
+        }
+
+        #[test]
+        fn timestamps_round_trip(us in -62_135_596_800_000_000i64..=253_402_300_799_999_999i64) {
+            let t = Timestamp::from_micros(us).unwrap();
+            prop_assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()).unwrap(), t);
+        }
+
+        #[test]
+        fn parsers_never_panic(s in "\\PC{0,80}") {
+            let _ = s.parse::<DocId>();
+            let _ = s.parse::<CollectionName>();
+            let _ = s.parse::<FieldName>();
+            let _ = s.parse::<Role>();
+            let _ = s.parse::<AuditKind>();
+            let _ = Timestamp::parse_rfc3339(&s);
+            let _ = Secret::new(s.clone()).kind();
+        }
+
+        #[test]
+        fn collection_names_are_identifiers(s in "[A-Za-z_][A-Za-z0-9_]{0,63}") {
+            match s.parse::<CollectionName>() {
+                Ok(n) => prop_assert_eq!(n.as_str(), s.as_str()),
+                Err(e) => prop_assert!(s == "_" || e.code() == "reserved_collection_name"),
+            }
+        }
+    }
+}
