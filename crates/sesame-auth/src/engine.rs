@@ -46,6 +46,21 @@ pub struct Engine {
     ids: IdGenerator,
     admin_digest: Option<SecretDigest>,
     touching: Arc<std::sync::Mutex<std::collections::HashSet<DocId>>>,
+    /// The end of the delay window whose first refusal was audited, per throttling key.
+    throttle_audited: std::sync::Mutex<std::collections::HashMap<ThrottleKey, Timestamp>>,
+}
+
+/// A refused attempt, and whether it is the first refusal of its window.
+#[derive(Debug)]
+struct Refusal {
+    err: AuthError,
+    first: bool,
+}
+
+impl From<AuthError> for Refusal {
+    fn from(err: AuthError) -> Self {
+        Refusal { err, first: false }
+    }
 }
 
 /// The granularity of a token's `last_used`: one minute.
@@ -150,6 +165,7 @@ impl Engine {
             ids: IdGenerator::new(node),
             admin_digest,
             touching: Default::default(),
+            throttle_audited: Default::default(),
         })
     }
 
@@ -714,14 +730,31 @@ impl Engine {
     }
 
     /// Refuses an attempt, before any hashing, while `key` is throttled.
-    async fn check_throttle(&self, key: &ThrottleKey) -> Result<(), AuthError> {
-        let Some(f) = self.store.login_failures(key).await? else { return Ok(()) };
+    /// The error says whether this is the first refusal of `key`'s current delay window: only
+    /// that one becomes an audit event (the rest are counted in metrics), so that a flood of
+    /// refused attempts cannot flood the audit trail.
+    async fn check_throttle(&self, key: &ThrottleKey) -> Result<(), Refusal> {
+        let f =
+            self.store.login_failures(key).await.map_err(|e| Refusal::from(AuthError::from(e)))?;
+        let Some(f) = f else { return Ok(()) };
         let now = self.clock.now();
         if let Some(until) = self.blocked_until(&f).filter(|u| *u > now) {
             let secs = (until.as_micros() - now.as_micros() + 999_999) / 1_000_000;
             metrics::counter!("sesame_logins_total", "outcome" => "throttled").increment(1);
             metrics::counter!("sesame_throttled_total", "by" => "account").increment(1);
-            return Err(AuthError::Throttled { retry_after_secs: secs.max(1) as u64 });
+            let first = match self.throttle_audited.lock() {
+                Ok(mut seen) => {
+                    if seen.len() > 10_000 {
+                        seen.retain(|_, u| *u > now);
+                    }
+                    seen.insert(*key, until) != Some(until)
+                }
+                Err(_) => true,
+            };
+            return Err(Refusal {
+                err: AuthError::Throttled { retry_after_secs: secs.max(1) as u64 },
+                first,
+            });
         }
         Ok(())
     }
@@ -789,12 +822,12 @@ impl Engine {
             e.credential = Some(c.credential.id);
             e.identity = Some(c.credential.document.clone());
         }
-        if let Err(err) = self.check_throttle(&key).await {
-            if matches!(err, AuthError::Throttled { .. }) {
+        if let Err(r) = self.check_throttle(&key).await {
+            if r.first {
                 e.kind = AuditKind::LoginThrottled;
                 self.emit(e).await;
             }
-            return Err(err);
+            return Err(r.err);
         }
         let Some(stored) = stored else {
             self.hasher.verify_dummy(password).await?;
@@ -885,7 +918,7 @@ impl Engine {
             .map_err(|e| AuthError::from_store(e, item_not_found("Credential", credential)))?;
         // `verify` is a password oracle too: it shares the credential's throttle with login.
         let key = credential_key(credential);
-        self.check_throttle(&key).await?;
+        self.check_throttle(&key).await.map_err(|r| r.err)?;
         let ok = self.hasher.verify(password, stored.hash.as_ref()).await?.ok;
         if ok {
             self.store.clear_login_failures(&key).await?;

@@ -322,6 +322,12 @@ async fn rejected_logins_cost_the_same_hashing_work() {
         assert_eq!(after.verifications - before.verifications, 1, "{m}");
         before = after;
     }
+    // An empty password is refused before any lookup or hashing, for known and unknown alike.
+    for m in ["Jane", "Nobody"] {
+        let r = e.login_by_match(a, &customer, &by_match(m), &pw(""), None).await;
+        assert_eq!(r.unwrap_err().code(), "invalid_argument");
+        assert_eq!(w.engine.hash_stats(), before, "{m}");
+    }
     // A correct login does the same single verification.
     e.login(a, cred, &pw("sekret"), None).await.unwrap();
     assert_eq!(w.engine.hash_stats().verifications - before.verifications, 1);
@@ -905,6 +911,11 @@ async fn every_authentication_decision_is_audited_without_secrets() {
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     let kinds: std::collections::HashSet<K> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        events.iter().filter(|e| e.kind == K::LoginThrottled).count(),
+        1,
+        "one audit event per throttled window, not one per refused attempt"
+    );
     for k in K::ALL {
         assert!(kinds.contains(k), "no {k:?} event in {events:#?}");
     }
