@@ -201,3 +201,21 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn rendering_matches_the_time_crate_everywhere() {
+    use time::format_description::well_known::Rfc3339;
+    let mut us: i64 = -62_135_596_800_000_000;
+    while us < 253_402_300_799_999_999 {
+        let t = Timestamp::from_micros(us).unwrap();
+        let ours = t.to_rfc3339();
+        let theirs = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
+            .unwrap()
+            .format(&Rfc3339)
+            .unwrap();
+        // The time crate trims trailing zeros differently; compare as instants and by date.
+        assert_eq!(&ours[..19], &theirs[..19], "{us}");
+        assert_eq!(Timestamp::parse_rfc3339(&ours).unwrap(), t);
+        us += 7_777_777_777_777; // ~90 days and an odd number of microseconds
+    }
+}

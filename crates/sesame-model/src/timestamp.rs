@@ -5,7 +5,7 @@
 use std::fmt;
 
 use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
+use time::OffsetDateTime; // parsing only
 
 use crate::ModelError;
 
@@ -59,21 +59,58 @@ impl Timestamp {
     }
 
     /// RFC 3339 in UTC with a `Z` suffix and 0, 3 or 6 fraction digits (like Java's `Instant`).
+    /// Written by hand: it is on the hot path of every token representation.
     pub fn to_rfc3339(self) -> String {
         let secs = self.0.div_euclid(1_000_000);
-        let micros = self.0.rem_euclid(1_000_000);
-        let dt = OffsetDateTime::from_unix_timestamp(secs).expect("range checked at construction");
-        let (y, mo, d) = (dt.year(), u8::from(dt.month()), dt.day());
-        let (h, mi, s) = (dt.hour(), dt.minute(), dt.second());
-        let frac = if micros == 0 {
-            String::new()
-        } else if micros % 1000 == 0 {
-            format!(".{:03}", micros / 1000)
-        } else {
-            format!(".{micros:06}")
+        let micros = self.0.rem_euclid(1_000_000) as u32;
+        let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+        let sod = secs.rem_euclid(86_400) as u32;
+        let mut b = [0u8; 27];
+        let mut put = |at: usize, v: u32, width: usize| {
+            let mut v = v;
+            for k in (0..width).rev() {
+                b[at + k] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
         };
-        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{frac}Z")
+        put(0, y as u32, 4);
+        put(5, mo, 2);
+        put(8, d, 2);
+        put(11, sod / 3600, 2);
+        put(14, sod / 60 % 60, 2);
+        put(17, sod % 60, 2);
+        let len = if micros == 0 {
+            19
+        } else if micros % 1000 == 0 {
+            put(20, micros / 1000, 3);
+            23
+        } else {
+            put(20, micros, 6);
+            26
+        };
+        for (at, c) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')] {
+            b[at] = c;
+        }
+        if len > 19 {
+            b[19] = b'.';
+        }
+        b[len] = b'Z';
+        String::from_utf8(b[..=len].to_vec()).expect("ASCII")
     }
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 impl fmt::Display for Timestamp {
