@@ -81,7 +81,7 @@ impl Timestamp {
         put(17, sod % 60, 2);
         let len = if micros == 0 {
             19
-        } else if micros % 1000 == 0 {
+        } else if micros.is_multiple_of(1000) {
             put(20, micros / 1000, 3);
             23
         } else {
