@@ -385,7 +385,10 @@ impl<T: Repr + ?Sized> Serialize for Out<'_, T> {
 
 /// Serializes a representation into a response.
 pub fn respond<T: Repr + ?Sized>(status: StatusCode, v: &T) -> Response<Body> {
-    let body = serde_json::to_vec(&Out(v)).unwrap_or_else(|_| b"{}".to_vec());
+    let mut body = Vec::with_capacity(512);
+    if serde_json::to_writer(&mut body, &Out(v)).is_err() {
+        body = b"{}".to_vec();
+    }
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
     r.headers_mut()
