@@ -23,20 +23,7 @@ fn check(r: &Resp, status: StatusCode, code: &str) {
 async fn every_error_code_has_its_status() {
     let s = TestServer::memory().await;
     let a = Some(ADMIN);
-    s.call(Method::POST, "/collections", a, Some(json!({"name": "Customer"}))).await;
-    let jane = s
-        .call(Method::POST, "/collections/Customer/documents", a, Some(json!({"n": "Jane"})))
-        .await
-        .str("id");
-    let cred = s
-        .call(
-            Method::POST,
-            "/credentials",
-            a,
-            Some(json!({"document": {"coll": "Customer", "id": jane}, "password": "pw"})),
-        )
-        .await
-        .str("id");
+    let (jane, cred) = s.identity("Customer", json!({"n": "Jane"}), "pw").await;
     let tok = s
         .call(
             Method::POST,

@@ -35,20 +35,7 @@ async fn hostile_bodies_are_rejected_without_writing() {
 
 async fn hostile_bodies(s: &TestServer) {
     let a = Some(ADMIN);
-    s.call(Method::POST, "/collections", a, Some(json!({"name": "Customer"}))).await;
-    let jane = s
-        .call(Method::POST, "/collections/Customer/documents", a, Some(json!({"n": "Jane"})))
-        .await
-        .str("id");
-    let cred = s
-        .call(
-            Method::POST,
-            "/credentials",
-            a,
-            Some(json!({"document": {"coll": "Customer", "id": jane}, "password": "pw"})),
-        )
-        .await
-        .str("id");
+    let (_, cred) = s.identity("Customer", json!({"n": "Jane"}), "pw").await;
     let before = snapshot(s).await;
     let deep = format!("{{\"a\":{}1{}}}", "[".repeat(10_000), "]".repeat(10_000));
     let deep_obj = format!("{}{}", "{\"a\":".repeat(10_000), "}".repeat(10_000));

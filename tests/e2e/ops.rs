@@ -88,20 +88,7 @@ async fn logs_never_contain_secrets_or_passwords() {
     let s = TestServer::memory().await;
     let a = Some(ADMIN);
     let password = "correct-horse-battery-staple";
-    s.call(Method::POST, "/collections", a, Some(json!({"name": "User"}))).await;
-    let id = s
-        .call(Method::POST, "/collections/User/documents", a, Some(json!({"email": "x@y.z"})))
-        .await
-        .str("id");
-    let cred = s
-        .call(
-            Method::POST,
-            "/credentials",
-            a,
-            Some(json!({"document": {"coll": "User", "id": id}, "password": password})),
-        )
-        .await
-        .str("id");
+    let (_, cred) = s.identity("User", json!({"email": "x@y.z"}), password).await;
     let login = s
         .call(
             Method::POST,
@@ -165,19 +152,7 @@ async fn shutdown_drains_in_flight_requests() {
     };
     let store = std::sync::Arc::new(sesame_store::MemoryStore::new());
     let mut s = TestServer::start_with(store, None, Default::default(), auth).await;
-    let a = Some(ADMIN);
-    s.call(Method::POST, "/collections", a, Some(json!({"name": "User"}))).await;
-    let id =
-        s.call(Method::POST, "/collections/User/documents", a, Some(json!({}))).await.str("id");
-    let cred = s
-        .call(
-            Method::POST,
-            "/credentials",
-            a,
-            Some(json!({"document": {"coll": "User", "id": id}, "password": "pw"})),
-        )
-        .await
-        .str("id");
+    let (_, cred) = s.identity("User", json!({}), "pw").await;
     let s2 = std::sync::Arc::new(std::sync::Mutex::new(None::<http::StatusCode>));
     let before = s.engine.hash_stats().verifications;
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
@@ -262,18 +237,7 @@ async fn metrics_are_exposed_on_their_own_listener() {
         },
     ));
     let a = Some(ADMIN);
-    s.call(Method::POST, "/collections", a, Some(json!({"name": "User"}))).await;
-    let id =
-        s.call(Method::POST, "/collections/User/documents", a, Some(json!({}))).await.str("id");
-    let cred = s
-        .call(
-            Method::POST,
-            "/credentials",
-            a,
-            Some(json!({"document": {"coll": "User", "id": id}, "password": "pw"})),
-        )
-        .await
-        .str("id");
+    let (_, cred) = s.identity("User", json!({}), "pw").await;
     s.call(Method::POST, &format!("/credentials/{cred}/login"), a, Some(json!({"password": "pw"})))
         .await;
     s.call(Method::POST, &format!("/credentials/{cred}/login"), a, Some(json!({"password": "no"})))
@@ -316,18 +280,7 @@ async fn the_audit_trail_is_readable_by_admins_only() {
     for s in [Some(TestServer::memory().await), TestServer::postgres().await].into_iter().flatten()
     {
         let a = Some(ADMIN);
-        s.call(Method::POST, "/collections", a, Some(json!({"name": "User"}))).await;
-        let id =
-            s.call(Method::POST, "/collections/User/documents", a, Some(json!({}))).await.str("id");
-        let cred = s
-            .call(
-                Method::POST,
-                "/credentials",
-                a,
-                Some(json!({"document": {"coll": "User", "id": id}, "password": "pw"})),
-            )
-            .await
-            .str("id");
+        let (id, cred) = s.identity("User", json!({}), "pw").await;
         let login = s
             .call(
                 Method::POST,

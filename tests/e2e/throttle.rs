@@ -7,20 +7,7 @@ use sesame_server::ServerConfig;
 use sesame_tests::{TestServer, ADMIN};
 
 async fn jane(s: &TestServer) -> String {
-    let a = Some(ADMIN);
-    s.call(Method::POST, "/collections", a, Some(json!({"name": "User"}))).await;
-    let id = s
-        .call(Method::POST, "/collections/User/documents", a, Some(json!({"email": "j@d.e"})))
-        .await
-        .str("id");
-    s.call(
-        Method::POST,
-        "/credentials",
-        a,
-        Some(json!({"document": {"coll": "User", "id": id}, "password": "pw"})),
-    )
-    .await
-    .str("id")
+    s.identity("User", json!({"email": "j@d.e"}), "pw").await.1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -265,19 +265,7 @@ async fn logout_is_immediate_across_instances() {
 async fn sessions_show_client_and_last_use() {
     use bytes::Bytes;
     let s = TestServer::memory().await;
-    let a = Some(ADMIN);
-    s.call(Method::POST, "/collections", a, Some(json!({"name": "User"}))).await;
-    let id =
-        s.call(Method::POST, "/collections/User/documents", a, Some(json!({}))).await.str("id");
-    let cred = s
-        .call(
-            Method::POST,
-            "/credentials",
-            a,
-            Some(json!({"document": {"coll": "User", "id": id}, "password": "pw"})),
-        )
-        .await
-        .str("id");
+    let (id, cred) = s.identity("User", json!({}), "pw").await;
     // The hyper test client sends no User-Agent; send one by hand.
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http();

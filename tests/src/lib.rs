@@ -211,6 +211,24 @@ impl TestServer {
         line.split_whitespace().nth(1)?.parse().ok()
     }
 
+    /// As the admin: creates collection `coll` (if it does not exist yet), a document with
+    /// `fields` in it, and the document's credential with `password`. Returns the document's
+    /// and the credential's ids.
+    pub async fn identity(&self, coll: &str, fields: Value, password: &str) -> (String, String) {
+        let a = Some(ADMIN);
+        let r = self
+            .call(Method::POST, "/collections", a, Some(serde_json::json!({ "name": coll })))
+            .await;
+        assert!(r.status == StatusCode::CREATED || r.code() == "constraint_failure", "{}", r.json);
+        let id = self
+            .call(Method::POST, &format!("/collections/{coll}/documents"), a, Some(fields))
+            .await
+            .str("id");
+        let body = serde_json::json!({"document": {"coll": coll, "id": id}, "password": password});
+        let cred = self.call(Method::POST, "/credentials", a, Some(body)).await.str("id");
+        (id, cred)
+    }
+
     /// Whether `/healthz` still answers 200.
     pub async fn healthy(&self) -> bool {
         self.call(Method::GET, "/healthz", None, None).await.status == StatusCode::OK

@@ -119,7 +119,7 @@ fn credential_key(id: DocId) -> ThrottleKey {
 }
 
 /// The filter's fields in a stable order (the map is ordered by key), for a throttling key.
-fn serde_json_canonical(f: &Fields) -> String {
+fn canonical_fields(f: &Fields) -> String {
     let mut out = String::new();
     for (k, v) in f.as_map() {
         out.push_str(&format!("{}:{}={v};", k.len(), k));
@@ -722,7 +722,7 @@ impl Engine {
         let key = match &stored {
             Some(c) => credential_key(c.credential.id),
             None => {
-                let canonical = serde_json_canonical(matching);
+                let canonical = canonical_fields(matching);
                 throttle_key("match", &[coll.as_str().as_bytes(), canonical.as_bytes()])
             }
         };
