@@ -61,6 +61,12 @@ impl Timestamp {
     /// RFC 3339 in UTC with a `Z` suffix and 0, 3 or 6 fraction digits (like Java's `Instant`).
     /// Written by hand: it is on the hot path of every token representation.
     pub fn to_rfc3339(self) -> String {
+        let (b, len) = self.rfc3339_bytes();
+        String::from_utf8(b[..len].to_vec()).expect("ASCII")
+    }
+
+    /// The RFC 3339 form in a stack buffer: the bytes and their length.
+    fn rfc3339_bytes(self) -> ([u8; 27], usize) {
         let secs = self.0.div_euclid(1_000_000);
         let micros = self.0.rem_euclid(1_000_000) as u32;
         let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
@@ -95,7 +101,7 @@ impl Timestamp {
             b[19] = b'.';
         }
         b[len] = b'Z';
-        String::from_utf8(b[..=len].to_vec()).expect("ASCII")
+        (b, len + 1)
     }
 }
 
@@ -114,8 +120,10 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 impl fmt::Display for Timestamp {
+    /// RFC 3339, as [`Timestamp::to_rfc3339`], without allocating.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_rfc3339())
+        let (b, len) = self.rfc3339_bytes();
+        f.write_str(std::str::from_utf8(&b[..len]).map_err(|_| fmt::Error)?)
     }
 }
 

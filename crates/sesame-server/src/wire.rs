@@ -397,14 +397,23 @@ pub fn respond<T: Repr + ?Sized>(status: StatusCode, v: &T) -> Response<Body> {
     r
 }
 
+/// Serializes a `Display` value as a JSON string, written straight into the output.
+struct Shown<T>(T);
+
+impl<T: fmt::Display> Serialize for Shown<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
 #[derive(Serialize)]
 struct RefOut<'a> {
     coll: &'a str,
-    id: String,
+    id: Shown<DocId>,
 }
 
 fn ref_out(r: &DocRef) -> RefOut<'_> {
-    RefOut { coll: r.coll.as_str(), id: r.id.to_string() }
+    RefOut { coll: r.coll.as_str(), id: Shown(r.id) }
 }
 
 fn data_out(d: &Option<Data>) -> Option<&Map<String, Value>> {
@@ -416,7 +425,7 @@ impl Repr for Collection {
         let mut m = s.serialize_map(Some(3))?;
         m.serialize_entry("name", self.name.as_str())?;
         m.serialize_entry("coll", "Collection")?;
-        m.serialize_entry("ts", &self.ts.to_rfc3339())?;
+        m.serialize_entry("ts", &Shown(self.ts))?;
         m.end()
     }
 }
@@ -425,9 +434,9 @@ impl Repr for Document {
     /// `{"id","coll","ts", …fields}`.
     fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(3 + self.fields.len()))?;
-        m.serialize_entry("id", &self.id.to_string())?;
+        m.serialize_entry("id", &Shown(self.id))?;
         m.serialize_entry("coll", self.coll.as_str())?;
-        m.serialize_entry("ts", &self.ts.to_rfc3339())?;
+        m.serialize_entry("ts", &Shown(self.ts))?;
         for (k, v) in self.fields.as_map() {
             m.serialize_entry(k, v)?;
         }
@@ -439,9 +448,9 @@ impl Repr for Credential {
     /// `{"id","coll":"Credential","ts","document","data"?}` — never a password or hash.
     fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("id", &self.id.to_string())?;
+        m.serialize_entry("id", &Shown(self.id))?;
         m.serialize_entry("coll", "Credential")?;
-        m.serialize_entry("ts", &self.ts.to_rfc3339())?;
+        m.serialize_entry("ts", &Shown(self.ts))?;
         m.serialize_entry("document", &ref_out(&self.document))?;
         if let Some(d) = data_out(&self.data) {
             m.serialize_entry("data", d)?;
@@ -451,25 +460,25 @@ impl Repr for Credential {
 }
 
 fn token_entries<M: SerializeMap>(t: &Token, m: &mut M) -> Result<(), M::Error> {
-    m.serialize_entry("id", &t.id.to_string())?;
+    m.serialize_entry("id", &Shown(t.id))?;
     m.serialize_entry("coll", "Token")?;
-    m.serialize_entry("ts", &t.ts.to_rfc3339())?;
+    m.serialize_entry("ts", &Shown(t.ts))?;
     m.serialize_entry("document", &ref_out(&t.document))?;
     if let Some(ttl) = t.ttl {
-        m.serialize_entry("ttl", &ttl.to_rfc3339())?;
+        m.serialize_entry("ttl", &Shown(ttl))?;
     }
     if let Some(d) = data_out(&t.data) {
         m.serialize_entry("data", d)?;
     }
     m.serialize_entry("origin", t.origin.as_str())?;
     if let Some(a) = t.client.addr {
-        m.serialize_entry("client_addr", &a.to_string())?;
+        m.serialize_entry("client_addr", &Shown(a))?;
     }
     if let Some(ua) = &t.client.user_agent {
         m.serialize_entry("user_agent", ua)?;
     }
     if let Some(u) = t.last_used {
-        m.serialize_entry("last_used", &u.to_rfc3339())?;
+        m.serialize_entry("last_used", &Shown(u))?;
     }
     Ok(())
 }
@@ -494,12 +503,12 @@ impl Repr for NewToken {
 }
 
 fn key_entries<M: SerializeMap>(k: &Key, m: &mut M) -> Result<(), M::Error> {
-    m.serialize_entry("id", &k.id.to_string())?;
+    m.serialize_entry("id", &Shown(k.id))?;
     m.serialize_entry("coll", "Key")?;
-    m.serialize_entry("ts", &k.ts.to_rfc3339())?;
+    m.serialize_entry("ts", &Shown(k.ts))?;
     m.serialize_entry("role", k.role.as_str())?;
     if let Some(ttl) = k.ttl {
-        m.serialize_entry("ttl", &ttl.to_rfc3339())?;
+        m.serialize_entry("ttl", &Shown(ttl))?;
     }
     if let Some(d) = data_out(&k.data) {
         m.serialize_entry("data", d)?;
@@ -575,9 +584,9 @@ impl Repr for sesame_model::AuditEvent {
     /// `{"id","coll":"Audit","ts","type","reason"?,"actor"?,"identity"?,"credential"?,"token"?,"key"?,"client_addr"?,"count"?}`.
     fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("id", &self.id.to_string())?;
+        m.serialize_entry("id", &Shown(self.id))?;
         m.serialize_entry("coll", "Audit")?;
-        m.serialize_entry("ts", &self.ts.to_rfc3339())?;
+        m.serialize_entry("ts", &Shown(self.ts))?;
         m.serialize_entry("type", self.kind.as_str())?;
         if let Some(r) = &self.reason {
             m.serialize_entry("reason", r)?;
@@ -594,7 +603,7 @@ impl Repr for sesame_model::AuditEvent {
             }
         }
         if let Some(a) = self.client_addr {
-            m.serialize_entry("client_addr", &a.to_string())?;
+            m.serialize_entry("client_addr", &Shown(a))?;
         }
         if let Some(c) = self.count {
             m.serialize_entry("count", &c)?;
