@@ -3,7 +3,8 @@
 //! 1. Layering, read from `cargo metadata`: each workspace crate may depend only on the crates
 //!    listed for it (server → auth → store ← postgres; everything → model).
 //! 2. Every `.rs` file under `crates/`, `xtask/` and `tests/` starts with a `//!` doc.
-//! 3. Migrations are append-only: every file in `migrations/` matches its SHA-256 in
+//! 3. `fuzz/Cargo.lock` is current (CI builds the fuzz targets `--locked`).
+//! 4. Migrations are append-only: every file in `migrations/` matches its SHA-256 in
 //!    `migrations/CHECKSUMS`; `--bless` records new files (never changed ones).
 
 use std::collections::BTreeMap;
@@ -44,6 +45,7 @@ pub(crate) fn run(bless: bool) -> Result<(), String> {
     layering(&mut problems)?;
     module_docs(&mut problems);
     migrations(&mut problems, bless)?;
+    fuzz_lock(&mut problems);
     if problems.is_empty() {
         eprintln!("tidy: ok");
         Ok(())
@@ -92,6 +94,22 @@ fn check_layering(meta: &serde_json::Value, problems: &mut Vec<String>) {
                 problems.push(format!("layering: `{name}` must not depend on external `{dep}`"));
             }
         }
+    }
+}
+
+/// `fuzz/` is its own workspace with its own Cargo.lock; CI builds it `--locked`, so a change
+/// to the crates it uses must be followed by `cargo update --workspace` there.
+fn fuzz_lock(problems: &mut Vec<String>) {
+    let ok = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(root().join("fuzz"))
+        .args(["metadata", "--locked", "--offline", "--format-version", "1"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        problems.push(
+            "fuzz/Cargo.lock is out of date: run `cargo update --workspace` in fuzz/ and commit it"
+                .into(),
+        );
     }
 }
 
