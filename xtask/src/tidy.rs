@@ -102,7 +102,7 @@ fn check_layering(meta: &serde_json::Value, problems: &mut Vec<String>) {
 fn fuzz_lock(problems: &mut Vec<String>) {
     let ok = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(root().join("fuzz"))
-        .args(["metadata", "--locked", "--offline", "--format-version", "1"])
+        .args(["metadata", "--locked", "--format-version", "1"])
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
