@@ -6,9 +6,8 @@
 //! | principal | may |
 //! |---|---|
 //! | `admin` key (or the configured admin secret) | everything |
-//! | `server` key | read/write documents, credentials, tokens; log in; read collections; not keys, not collection schema |
+//! | `server` key | read/write documents, credentials, tokens; log in; read collections; not keys, not collection schema, not the audit trail |
 //! | `server-readonly` key | the reads of `server`, and `verify` |
-//! | (audit trail) | admin only |
 //! | token | read its own token and the other tokens of its identity; delete them (log out); read its identity document and its credential |
 
 use sesame_model::{CollectionName, DocId, DocRef, Role, Token};
