@@ -34,18 +34,32 @@ struct Conn {
     key: Statement,
 }
 
-#[derive(Debug)]
 pub(crate) struct Lanes {
     config: tokio_postgres::Config,
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     connect_timeout: Duration,
     lanes: Vec<RwLock<Option<Arc<Conn>>>>,
     next: AtomicUsize,
 }
 
+impl std::fmt::Debug for Lanes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lanes")
+            .field("lanes", &self.lanes.len())
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
 impl Lanes {
-    pub(crate) fn new(config: tokio_postgres::Config, connect_timeout: Duration) -> Self {
+    pub(crate) fn new(
+        config: tokio_postgres::Config,
+        tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+        connect_timeout: Duration,
+    ) -> Self {
         Lanes {
             config,
+            tls,
             connect_timeout,
             lanes: (0..LANES).map(|_| RwLock::new(None)).collect(),
             next: AtomicUsize::new(0),
@@ -53,18 +67,39 @@ impl Lanes {
     }
 
     async fn connect(&self) -> Result<Conn, StoreError> {
-        let (client, conn) = tokio::time::timeout(self.connect_timeout, self.config.connect(NoTls))
-            .await
-            .map_err(|_| StoreError::Unavailable("timed out connecting to Postgres".into()))?
-            .map_err(|e| match map_pg(e) {
-                StoreError::Other(src) => StoreError::Unavailable(src),
-                other => other,
-            })?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "lookup connection closed");
+        let unavailable = |e| match map_pg(e) {
+            StoreError::Other(src) => StoreError::Unavailable(src),
+            other => other,
+        };
+        let timed_out = |_| StoreError::Unavailable("timed out connecting to Postgres".into());
+        let client = match &self.tls {
+            Some(tls) => {
+                let (client, conn) =
+                    tokio::time::timeout(self.connect_timeout, self.config.connect(tls.clone()))
+                        .await
+                        .map_err(timed_out)?
+                        .map_err(unavailable)?;
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "lookup connection closed");
+                    }
+                });
+                client
             }
-        });
+            None => {
+                let (client, conn) =
+                    tokio::time::timeout(self.connect_timeout, self.config.connect(NoTls))
+                        .await
+                        .map_err(timed_out)?
+                        .map_err(unavailable)?;
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "lookup connection closed");
+                    }
+                });
+                client
+            }
+        };
         let token = client.prepare(crate::TOKEN_BY_DIGEST).await.map_err(map_pg)?;
         let key = client.prepare(crate::KEY_BY_DIGEST).await.map_err(map_pg)?;
         Ok(Conn { client, token, key })

@@ -26,6 +26,7 @@ mod lanes;
 pub mod migrate;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tls;
 
 use error::{map_pg, map_pool};
 pub use migrate::{MigrationError, MigrationReport};
@@ -45,6 +46,8 @@ pub struct PgConfig {
     pub statement_timeout: Duration,
     /// A schema to use instead of the default `search_path` (tests isolate cases this way).
     pub schema: Option<String>,
+    /// Extra trusted CA certificates (PEM) for `sslmode=require`.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl PgConfig {
@@ -57,6 +60,7 @@ impl PgConfig {
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(30),
             schema: None,
+            ca_file: None,
         }
     }
 
@@ -65,9 +69,20 @@ impl PgConfig {
         redact_url(&self.url)
     }
 
-    /// Checks that the URL parses (without connecting).
+    /// Checks that the URL parses and the TLS settings load (without connecting).
     pub fn check(&self) -> Result<(), StoreError> {
-        self.pg_config().map(drop)
+        self.tls().map(drop)
+    }
+
+    /// The TLS connector when the URL asks for `sslmode=require`; `None` means plaintext.
+    pub(crate) fn tls(
+        &self,
+    ) -> Result<Option<tokio_postgres_rustls::MakeRustlsConnect>, StoreError> {
+        if self.pg_config()?.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+            tls::connector(self.ca_file.as_deref()).map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     pub(crate) fn pg_config(&self) -> Result<tokio_postgres::Config, StoreError> {
@@ -117,6 +132,7 @@ impl fmt::Debug for PgConfig {
             .field("acquire_timeout", &self.acquire_timeout)
             .field("statement_timeout", &self.statement_timeout)
             .field("schema", &self.schema)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -250,13 +266,18 @@ impl PgStore {
     /// Builds the pool. Does not connect yet: call [`PgStore::migrate`] or
     /// [`Store::ping`] to fail fast at start-up.
     pub fn new(config: PgConfig) -> Result<Self, StoreError> {
-        let pg = config.pg_config()?;
+        let mut pg = config.pg_config()?;
+        let tls = config.tls()?;
+        if tls.is_none() {
+            // Plaintext by choice: don't let tokio-postgres' `prefer` try TLS it can't verify.
+            pg.ssl_mode(tokio_postgres::config::SslMode::Disable);
+        }
         let pg_for_lanes = pg.clone();
-        let mgr = Manager::from_config(
-            pg,
-            NoTls,
-            ManagerConfig { recycling_method: RecyclingMethod::Fast },
-        );
+        let mc = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let mgr = match tls.clone() {
+            Some(tls) => Manager::from_config(pg, tls, mc),
+            None => Manager::from_config(pg, NoTls, mc),
+        };
         let pool = Pool::builder(mgr)
             .max_size(config.max_connections.max(1))
             .wait_timeout(Some(config.acquire_timeout))
@@ -265,7 +286,7 @@ impl PgStore {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Other(Box::new(e)))?;
-        let lanes = Arc::new(lanes::Lanes::new(pg_for_lanes, config.connect_timeout));
+        let lanes = Arc::new(lanes::Lanes::new(pg_for_lanes, tls, config.connect_timeout));
         Ok(PgStore { pool, config, lanes })
     }
 

@@ -89,6 +89,10 @@ pub struct ServeArgs {
     /// Longest password accepted, in bytes.
     #[arg(long, env = "SESAME_MAX_PASSWORD_LENGTH", default_value_t = 1024)]
     pub max_password_length: usize,
+    /// Extra trusted CA certificates (PEM) for a database URL with `sslmode=require` (Mozilla's
+    /// roots are always trusted). Without `sslmode=require` the connection is plaintext.
+    #[arg(long, env = "SESAME_DATABASE_CA_FILE")]
+    pub database_ca_file: Option<std::path::PathBuf>,
     /// Most Postgres connections.
     #[arg(long, env = "SESAME_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: usize,
@@ -235,11 +239,18 @@ impl Config {
             ));
         }
         let store = match a.database_url.as_deref().filter(|u| !u.is_empty()) {
-            Some(url) => StoreConfig::Postgres(pg_config(
-                url,
-                a.db_max_connections,
-                Duration::from_secs(a.db_timeout_secs.max(1)),
-            )?),
+            Some(url) => {
+                let mut pg = pg_config(
+                    url,
+                    a.db_max_connections,
+                    Duration::from_secs(a.db_timeout_secs.max(1)),
+                )?;
+                pg.ca_file = a.database_ca_file.clone();
+                pg.check().map_err(|e| {
+                    ConfigError(format!("--database-ca-file / SESAME_DATABASE_CA_FILE: {e}"))
+                })?;
+                StoreConfig::Postgres(pg)
+            }
             None => StoreConfig::Memory,
         };
         Ok(Config {

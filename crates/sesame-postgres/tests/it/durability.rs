@@ -109,3 +109,28 @@ async fn an_unreachable_database_is_unavailable_not_a_hang() {
     let e = store.token_by_digest(&SecretDigest::of("x")).await.unwrap_err();
     assert_eq!(e.code(), "unavailable");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sslmode_require_never_falls_back_to_plaintext() {
+    let Some(db) = TestDb::new().await else { return };
+    let url = sesame_postgres::testing::url().unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let require = format!("{url}{sep}sslmode=require");
+    let cfg = PgConfig {
+        url: require.clone(),
+        connect_timeout: std::time::Duration::from_secs(3),
+        acquire_timeout: std::time::Duration::from_secs(3),
+        ..db.config.clone()
+    };
+    cfg.check().unwrap();
+    // The test server has no TLS, or a certificate no trusted root signed (Debian's snakeoil):
+    // either way `require` must fail rather than talk in clear.
+    let store = PgStore::new(cfg.clone()).unwrap();
+    let e = store.ping().await.unwrap_err();
+    assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
+    let e = store.token_by_digest(&SecretDigest::of("x")).await.unwrap_err();
+    assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
+    // A CA file with no certificate in it is refused before any connection.
+    let bad = PgConfig { ca_file: Some("/etc/hostname".into()), ..cfg };
+    assert!(bad.check().is_err());
+}
