@@ -67,38 +67,9 @@ impl Lanes {
     }
 
     async fn connect(&self) -> Result<Conn, StoreError> {
-        let unavailable = |e| match map_pg(e) {
-            StoreError::Other(src) => StoreError::Unavailable(src),
-            other => other,
-        };
-        let timed_out = |_| StoreError::Unavailable("timed out connecting to Postgres".into());
         let client = match &self.tls {
-            Some(tls) => {
-                let (client, conn) =
-                    tokio::time::timeout(self.connect_timeout, self.config.connect(tls.clone()))
-                        .await
-                        .map_err(timed_out)?
-                        .map_err(unavailable)?;
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "lookup connection closed");
-                    }
-                });
-                client
-            }
-            None => {
-                let (client, conn) =
-                    tokio::time::timeout(self.connect_timeout, self.config.connect(NoTls))
-                        .await
-                        .map_err(timed_out)?
-                        .map_err(unavailable)?;
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "lookup connection closed");
-                    }
-                });
-                client
-            }
+            Some(tls) => open(&self.config, tls.clone(), self.connect_timeout).await?,
+            None => open(&self.config, NoTls, self.connect_timeout).await?,
         };
         let token = client.prepare(crate::TOKEN_BY_DIGEST).await.map_err(map_pg)?;
         let key = client.prepare(crate::KEY_BY_DIGEST).await.map_err(map_pg)?;
@@ -136,4 +107,29 @@ impl Lanes {
         };
         c.client.query_opt(stmt, &[&digest]).await.map_err(map_pg)
     }
+}
+
+/// Connects with `tls` within `timeout` and drives the connection in the background.
+async fn open<T>(
+    config: &tokio_postgres::Config,
+    tls: T,
+    timeout: Duration,
+) -> Result<Client, StoreError>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, conn) = tokio::time::timeout(timeout, config.connect(tls))
+        .await
+        .map_err(|_| StoreError::Unavailable("timed out connecting to Postgres".into()))?
+        .map_err(|e| match map_pg(e) {
+            StoreError::Other(src) => StoreError::Unavailable(src),
+            other => other,
+        })?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "lookup connection closed");
+        }
+    });
+    Ok(client)
 }
