@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 use sesame_server::ServerConfig;
 use sesame_tests::faulty::{Fault, FaultyStore};
 use sesame_tests::{Resp, TestServer, ADMIN};
@@ -179,25 +179,13 @@ async fn every_error_code_has_its_status() {
 }
 
 async fn send_with_type(s: &TestServer, ct: &str) -> Resp {
-    use http_body_util::{BodyExt, Full};
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http();
     let name = format!("T{}", ct.len());
     let req = http::Request::post(format!("{}/collections", s.base()))
         .header("authorization", format!("Bearer {ADMIN}"))
         .header("content-type", ct)
-        .body(Full::new(Bytes::from(json!({"name": name}).to_string())))
+        .body(http_body_util::Full::new(Bytes::from(json!({"name": name}).to_string())))
         .unwrap();
-    let resp = client.request(req).await.unwrap();
-    let (parts, body) = resp.into_parts();
-    let raw = body.collect().await.unwrap().to_bytes();
-    Resp {
-        status: parts.status,
-        headers: parts.headers,
-        json: serde_json::from_slice(&raw).unwrap_or(Value::Null),
-        raw,
-        version: parts.version,
-    }
+    s.request(req).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

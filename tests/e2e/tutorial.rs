@@ -267,19 +267,12 @@ async fn sessions_show_client_and_last_use() {
     let s = TestServer::memory().await;
     let (id, cred) = s.identity("User", json!({}), "pw").await;
     // The hyper test client sends no User-Agent; send one by hand.
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http();
     let req = http::Request::post(format!("{}/credentials/{cred}/login", s.base()))
         .header("authorization", format!("Bearer {ADMIN}"))
         .header("user-agent", "SesameTest/1.0 (phone)")
         .body(http_body_util::Full::new(Bytes::from(json!({"password": "pw"}).to_string())))
         .unwrap();
-    use http_body_util::BodyExt as _;
-    let body = client.request(req).await.unwrap().into_body().collect().await.unwrap().to_bytes();
-    let secret = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let secret = s.request(req).await.str("secret");
     s.call(Method::GET, "/tokens/self", Some(&secret), None).await;
     let mut listed = serde_json::Value::Null;
     for _ in 0..200 {

@@ -174,6 +174,16 @@ impl TestServer {
             b = b.header("content-type", "application/json");
         }
         let req = b.body(Full::new(body.unwrap_or_default())).expect("request");
+        self.send_request(h2, req).await
+    }
+
+    /// Sends a request built by hand (any headers) over HTTP/1.1; its URI must be absolute
+    /// (`format!("{}/path", s.base())`).
+    pub async fn request(&self, req: Request<Full<Bytes>>) -> Resp {
+        self.send_request(false, req).await
+    }
+
+    async fn send_request(&self, h2: bool, req: Request<Full<Bytes>>) -> Resp {
         let client = if h2 { &self.h2 } else { &self.h1 };
         let resp = tokio::time::timeout(Duration::from_secs(30), client.request(req))
             .await
