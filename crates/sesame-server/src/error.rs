@@ -137,3 +137,58 @@ impl From<sesame_model::ModelError> for ApiError {
         ApiError::Auth(AuthError::from(e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use http::StatusCode;
+    use sesame_auth::AuthError;
+
+    use super::ApiError;
+
+    /// Every code has its status, its body is exactly `{"error":{"code","message"}}`, and the
+    /// server's list of codes covers every engine code (a new engine code can't be forgotten).
+    #[test]
+    fn codes_statuses_and_bodies_are_pinned() {
+        use http_body_util::BodyExt as _;
+        for code in AuthError::CODES {
+            assert!(ApiError::CODES.contains(code), "engine code `{code}` missing");
+        }
+        let cases: Vec<(ApiError, StatusCode)> = vec![
+            (AuthError::Unauthorized.into(), StatusCode::UNAUTHORIZED),
+            (AuthError::PermissionDenied.into(), StatusCode::FORBIDDEN),
+            (AuthError::InvalidSecret.into(), StatusCode::BAD_REQUEST),
+            (AuthError::ConstraintFailure { message: "m".into() }.into(), StatusCode::CONFLICT),
+            (AuthError::not_found("m").into(), StatusCode::NOT_FOUND),
+            (AuthError::invalid("m").into(), StatusCode::BAD_REQUEST),
+            (
+                AuthError::Unavailable(sesame_store::StoreError::NotFound).into(),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (AuthError::Internal("secret detail".into()).into(), StatusCode::INTERNAL_SERVER_ERROR),
+            (AuthError::Throttled { retry_after_secs: 7 }.into(), StatusCode::TOO_MANY_REQUESTS),
+            (ApiError::InvalidRequest("m".into()), StatusCode::BAD_REQUEST),
+            (ApiError::RouteNotFound, StatusCode::NOT_FOUND),
+            (ApiError::MethodNotAllowed("GET"), StatusCode::METHOD_NOT_ALLOWED),
+            (ApiError::TooLarge(1), StatusCode::PAYLOAD_TOO_LARGE),
+            (ApiError::UnsupportedMediaType, StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            (ApiError::HeadersTooLarge(1), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+            (ApiError::RateLimited(3), StatusCode::TOO_MANY_REQUESTS),
+            (ApiError::Internal, StatusCode::INTERNAL_SERVER_ERROR),
+        ];
+        let mut seen = std::collections::HashSet::new();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        for (e, status) in cases {
+            let code = e.code();
+            assert!(ApiError::CODES.contains(&code), "`{code}` not listed");
+            seen.insert(code);
+            let resp = e.into_response();
+            assert_eq!(resp.status(), status, "{code}");
+            let body = rt.block_on(resp.into_body().collect()).unwrap().to_bytes();
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(v["error"]["code"], code);
+            assert_eq!(v["error"].as_object().unwrap().len(), 2, "{v}");
+            assert!(!body.windows(13).any(|w| w == b"secret detail"), "internals leaked");
+        }
+        assert_eq!(seen.len(), ApiError::CODES.len(), "every listed code is produced");
+    }
+}
