@@ -4,5 +4,6 @@
 mod errors;
 mod hostile;
 mod ops;
+mod races;
 mod throttle;
 mod tutorial;

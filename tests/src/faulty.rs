@@ -7,7 +7,8 @@ use sesame_model::{
     PasswordHash, SecretDigest, Timestamp, Token,
 };
 use sesame_store::{
-    AuditFilter, LoginFailures, Page, Revoke, Store, StoreError, StoredCredential, ThrottleKey,
+    AuditFilter, LoginFailures, Page, Reservation, Revoke, Store, StoreError, StoredCredential,
+    ThrottleKey, ThrottlePolicy, VerifiedWith,
 };
 
 /// How every call fails.
@@ -102,13 +103,19 @@ impl Store for FaultyStore {
         _: &PasswordHash,
         _: Timestamp,
         _: Revoke,
+        _: Option<&PasswordHash>,
     ) -> Result<(Credential, u64), StoreError> {
         self.fail()
     }
-    async fn delete_credential(&self, _: DocId) -> Result<u64, StoreError> {
+    async fn delete_credential(&self, _: DocId) -> Result<(DocRef, u64), StoreError> {
         self.fail()
     }
-    async fn create_token(&self, _: &Token, _: &SecretDigest) -> Result<(), StoreError> {
+    async fn create_token(
+        &self,
+        _: &Token,
+        _: &SecretDigest,
+        _: Option<VerifiedWith<'_>>,
+    ) -> Result<(), StoreError> {
         self.fail()
     }
     async fn token_by_digest(&self, _: &SecretDigest) -> Result<Token, StoreError> {
@@ -173,12 +180,12 @@ impl Store for FaultyStore {
     async fn delete_audit_before(&self, _: Timestamp, _: usize) -> Result<u64, StoreError> {
         self.fail()
     }
-    async fn record_login_failure(
+    async fn reserve_login_attempt(
         &self,
         _: &ThrottleKey,
         _: Timestamp,
-        _: i64,
-    ) -> Result<LoginFailures, StoreError> {
+        _: &ThrottlePolicy,
+    ) -> Result<Reservation, StoreError> {
         self.fail()
     }
     async fn login_failures(&self, _: &ThrottleKey) -> Result<Option<LoginFailures>, StoreError> {

@@ -52,6 +52,24 @@ pub struct ThrottleConfig {
     pub max_delay_secs: u64,
     /// Most failures per account per hour (default 100); 0 disables the limit.
     pub max_failures_per_hour: u32,
+    /// Most password checks in flight at once per throttling key in one process (default 2);
+    /// 0 disables the bound. Further concurrent attempts are refused as throttled before any
+    /// hashing, whatever the delay schedule says.
+    pub max_concurrent_attempts: u32,
+}
+
+impl ThrottleConfig {
+    /// The schedule in the store's terms (the store enforces it atomically).
+    pub fn policy(&self) -> sesame_store::ThrottlePolicy {
+        let us = |s: u64| i64::try_from(s.min(86_400 * 365)).unwrap_or(0) * 1_000_000;
+        sesame_store::ThrottlePolicy {
+            free_failures: self.free_failures,
+            base_delay_us: us(self.base_delay_secs),
+            max_delay_us: us(self.max_delay_secs),
+            max_per_window: self.max_failures_per_hour,
+            window_us: 3_600_000_000,
+        }
+    }
 }
 
 impl Default for ThrottleConfig {
@@ -61,6 +79,7 @@ impl Default for ThrottleConfig {
             base_delay_secs: 1,
             max_delay_secs: 60,
             max_failures_per_hour: 100,
+            max_concurrent_attempts: 2,
         }
     }
 }

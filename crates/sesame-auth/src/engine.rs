@@ -12,8 +12,8 @@ use sesame_model::{
     Timestamp, Token, TokenOrigin, SECRET_RANDOM_BYTES,
 };
 use sesame_store::{
-    constraint, AuditFilter, LoginFailures, Page, Revoke, Store, StoreError, StoredCredential,
-    ThrottleKey,
+    constraint, AuditFilter, Page, Reservation, Revoke, Store, StoreError, StoredCredential,
+    ThrottleKey, VerifiedWith,
 };
 
 use crate::{Access, AuthConfig, AuthError, Clock, HashStats, Hasher, Principal, SystemClock};
@@ -48,7 +48,32 @@ pub struct Engine {
     touching: Arc<std::sync::Mutex<std::collections::HashSet<DocId>>>,
     /// The end of the delay window whose first refusal was audited, per throttling key.
     throttle_audited: std::sync::Mutex<std::collections::HashMap<ThrottleKey, Timestamp>>,
+    /// Password checks in flight per throttling key, in this process.
+    in_flight: Arc<std::sync::Mutex<std::collections::HashMap<ThrottleKey, u32>>>,
+    /// When a `permission_denied` event was last audited, per (actor, access).
+    denied_audited: std::sync::Mutex<std::collections::HashMap<(String, &'static str), Timestamp>>,
 }
+
+/// One password check in flight for a throttling key; leaving it frees the slot.
+struct InFlight {
+    map: Arc<std::sync::Mutex<std::collections::HashMap<ThrottleKey, u32>>>,
+    key: ThrottleKey,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut m = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = m.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// How long one (actor, access) pair's `permission_denied` events are folded into one.
+const DENIED_AUDIT_WINDOW_US: i64 = 60_000_000;
 
 /// A refused attempt, and whether it is the first refusal of its window.
 #[derive(Debug)]
@@ -166,6 +191,8 @@ impl Engine {
             admin_digest,
             touching: Default::default(),
             throttle_audited: Default::default(),
+            in_flight: Default::default(),
+            denied_audited: Default::default(),
         })
     }
 
@@ -213,12 +240,57 @@ impl Engine {
         if p.may(access) {
             return Ok(());
         }
+        self.audit_denied(p, access, about);
+        Err(AuthError::PermissionDenied)
+    }
+
+    /// Like [`Engine::check`], for an operation on one existing thing addressed by id: a token
+    /// denied access to another identity's thing gets the same `document_not_found` as for a
+    /// missing one (`what` is that message), so existence is not revealed to it.
+    fn check_hidden(
+        &self,
+        p: &Principal,
+        access: Access<'_>,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), AuthError> {
+        match self.check(p, access) {
+            Err(AuthError::PermissionDenied) if p.identity().is_some() => {
+                Err(AuthError::not_found(what()))
+            }
+            other => other,
+        }
+    }
+
+    /// Audits a refusal: counted in metrics every time, written to the trail at most once per
+    /// (actor, access) and minute, so that a caller looping on forbidden requests cannot flood
+    /// the trail (the event's `count` is 1; metrics hold the total).
+    fn audit_denied(&self, p: &Principal, access: &Access<'_>, about: Option<&DocRef>) {
+        metrics::counter!("sesame_permission_denied_total").increment(1);
+        let now = self.clock.now();
+        let actor = actor_name(p);
+        let first = match self.denied_audited.lock() {
+            Ok(mut seen) => {
+                if seen.len() > 10_000 {
+                    seen.retain(|_, t| now.as_micros() - t.as_micros() < DENIED_AUDIT_WINDOW_US);
+                }
+                match seen.get(&(actor.clone(), access.name())) {
+                    Some(t) if now.as_micros() - t.as_micros() < DENIED_AUDIT_WINDOW_US => false,
+                    _ => {
+                        seen.insert((actor, access.name()), now);
+                        true
+                    }
+                }
+            }
+            Err(_) => true,
+        };
+        if !first {
+            return;
+        }
         let mut e = self.event(AuditKind::PermissionDenied, Some(p));
         e.reason = Some(access.name().to_owned());
         e.identity = about.cloned();
         // `check` is synchronous; the event is written in the background.
         self.emit_detached(e);
-        Err(AuthError::PermissionDenied)
     }
 
     /// A new audit event of `kind` by `actor`, at now; the caller fills in the rest.
@@ -598,7 +670,11 @@ impl Engine {
             .credential_by_id(id)
             .await
             .map_err(|e| AuthError::from_store(e, item_not_found("Credential", id)))?;
-        self.check(p, Access::ReadCredential(&c.credential.document))?;
+        self.check_hidden(
+            p,
+            Access::ReadCredential(&c.credential.document),
+            item_not_found("Credential", id),
+        )?;
         Ok(c.credential)
     }
 
@@ -667,13 +743,12 @@ impl Engine {
             Err(StoreError::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
-        let key = match &stored {
-            Some(c) => credential_key(c.credential.id),
-            None => throttle_key(
-                "document",
-                &[document.coll.as_str().as_bytes(), &document.id.get().to_be_bytes()],
-            ),
-        };
+        // Keyed by the document named, whether or not it exists or has a credential (W1): a
+        // known and an unknown identity are throttled alike.
+        let key = throttle_key(
+            "document",
+            &[document.coll.as_str().as_bytes(), &document.id.get().to_be_bytes()],
+        );
         self.finish_login(p, key, stored, password, ttl, client).await
     }
 
@@ -717,66 +792,59 @@ impl Engine {
             Ok(_) | Err(StoreError::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
-        // A known account is counted per credential (across every login route); an unknown
-        // identifier per identifier, by the same rules.
-        let key = match &stored {
-            Some(c) => credential_key(c.credential.id),
-            None => {
-                let canonical = canonical_fields(matching);
-                throttle_key("match", &[coll.as_str().as_bytes(), canonical.as_bytes()])
-            }
-        };
+        // Keyed by the identifier the client tried, whether or not it names an account (W1):
+        // a key that depended on existence would tell it (429 here, 400 there). Matching is
+        // exact JSON equality on every backend, so one identifier text names one account.
+        let canonical = canonical_fields(matching);
+        let key = throttle_key("match", &[coll.as_str().as_bytes(), canonical.as_bytes()]);
         self.finish_login(p, key, stored, password, ttl, client).await
     }
 
-    /// Refuses an attempt, before any hashing, while `key` is throttled.
+    /// Reserves one password check under `key`, before any hashing (V1). Two gates, both
+    /// before the hasher: at most `max_concurrent_attempts` checks in flight per key in this
+    /// process, and the store's atomic reservation, which counts the attempt as a failure up
+    /// front and refuses it while the key is in its delay window (shared by every instance).
+    /// A success then clears the key; a failure is already counted.
+    ///
     /// The error says whether this is the first refusal of `key`'s current delay window: only
     /// that one becomes an audit event (the rest are counted in metrics), so that a flood of
     /// refused attempts cannot flood the audit trail.
-    async fn check_throttle(&self, key: &ThrottleKey) -> Result<(), Refusal> {
-        let f =
-            self.store.login_failures(key).await.map_err(|e| Refusal::from(AuthError::from(e)))?;
-        let Some(f) = f else { return Ok(()) };
+    async fn reserve(&self, key: &ThrottleKey) -> Result<InFlight, Refusal> {
+        let max = self.config.throttle.max_concurrent_attempts;
+        {
+            let mut m = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let n = m.entry(*key).or_insert(0);
+            if max > 0 && *n >= max {
+                metrics::counter!("sesame_logins_total", "outcome" => "throttled").increment(1);
+                metrics::counter!("sesame_throttled_total", "by" => "in_flight").increment(1);
+                return Err(Refusal {
+                    err: AuthError::Throttled { retry_after_secs: 1 },
+                    first: false,
+                });
+            }
+            *n += 1;
+        }
+        let slot = InFlight { map: self.in_flight.clone(), key: *key };
         let now = self.clock.now();
-        if let Some(until) = self.blocked_until(&f).filter(|u| *u > now) {
-            let secs = (until.as_micros() - now.as_micros() + 999_999) / 1_000_000;
-            metrics::counter!("sesame_logins_total", "outcome" => "throttled").increment(1);
-            metrics::counter!("sesame_throttled_total", "by" => "account").increment(1);
-            let first = match self.throttle_audited.lock() {
-                Ok(mut seen) => {
-                    if seen.len() > 10_000 {
-                        seen.retain(|_, u| *u > now);
-                    }
-                    seen.insert(*key, until) != Some(until)
+        let policy = self.config.throttle.policy();
+        let until = match self.store.reserve_login_attempt(key, now, &policy).await {
+            Ok(Reservation::Granted(_)) => return Ok(slot),
+            Ok(Reservation::Refused { until }) => until,
+            Err(e) => return Err(Refusal::from(AuthError::from(e))),
+        };
+        let secs = (until.as_micros() - now.as_micros() + 999_999) / 1_000_000;
+        metrics::counter!("sesame_logins_total", "outcome" => "throttled").increment(1);
+        metrics::counter!("sesame_throttled_total", "by" => "account").increment(1);
+        let first = match self.throttle_audited.lock() {
+            Ok(mut seen) => {
+                if seen.len() > 10_000 {
+                    seen.retain(|_, u| *u > now);
                 }
-                Err(_) => true,
-            };
-            return Err(Refusal {
-                err: AuthError::Throttled { retry_after_secs: secs.max(1) as u64 },
-                first,
-            });
-        }
-        Ok(())
-    }
-
-    fn blocked_until(&self, f: &LoginFailures) -> Option<Timestamp> {
-        let t = &self.config.throttle;
-        let mut until = None;
-        if t.free_failures > 0 && t.base_delay_secs > 0 && f.consecutive >= t.free_failures {
-            let doublings = (f.consecutive - t.free_failures).min(32);
-            let delay = t.base_delay_secs.saturating_mul(1u64 << doublings).min(t.max_delay_secs);
-            until = Some(f.last_failure.plus_seconds(delay as i64));
-        }
-        if t.max_failures_per_hour > 0 && f.in_window >= t.max_failures_per_hour {
-            let window_end = f.window_start.plus_seconds(3600);
-            until = Some(until.map_or(window_end, |u: Timestamp| u.max(window_end)));
-        }
-        until
-    }
-
-    async fn record_failure(&self, key: &ThrottleKey) -> Result<(), AuthError> {
-        self.store.record_login_failure(key, self.clock.now(), 3_600_000_000).await?;
-        Ok(())
+                seen.insert(*key, until) != Some(until)
+            }
+            Err(_) => true,
+        };
+        Err(Refusal { err: AuthError::Throttled { retry_after_secs: secs.max(1) as u64 }, first })
     }
 
     /// Audit events (admin only), filtered and paginated.
@@ -822,16 +890,19 @@ impl Engine {
             e.credential = Some(c.credential.id);
             e.identity = Some(c.credential.document.clone());
         }
-        if let Err(r) = self.check_throttle(&key).await {
-            if r.first {
-                e.kind = AuditKind::LoginThrottled;
-                self.emit(e).await;
+        // Reserved (and counted as a failure) before any hashing; cleared on success.
+        let _slot = match self.reserve(&key).await {
+            Ok(slot) => slot,
+            Err(r) => {
+                if r.first {
+                    e.kind = AuditKind::LoginThrottled;
+                    self.emit(e).await;
+                }
+                return Err(r.err);
             }
-            return Err(r.err);
-        }
+        };
         let Some(stored) = stored else {
             self.hasher.verify_dummy(password).await?;
-            self.record_failure(&key).await?;
             metrics::counter!("sesame_logins_total", "outcome" => "unknown_identity").increment(1);
             e.reason = Some("unknown_identity".into());
             self.emit(e).await;
@@ -839,31 +910,53 @@ impl Engine {
         };
         let v = self.hasher.verify(password, stored.hash.as_ref()).await?;
         let cred = &stored.credential;
-        if !v.ok {
-            self.record_failure(&key).await?;
+        let (Some(hash), true) = (&stored.hash, v.ok) else {
             metrics::counter!("sesame_logins_total", "outcome" => "wrong_password").increment(1);
             let reason = if stored.hash.is_some() { "wrong_password" } else { "no_password" };
             e.reason = Some(reason.into());
             self.emit(e).await;
             return Err(AuthError::InvalidSecret);
-        }
-        self.store.clear_login_failures(&key).await?;
+        };
+        // From here on every write is conditional on the credential still having the hash
+        // the password was verified against (V2): a concurrent password change or credential
+        // delete either happens first (this login then fails) or revokes this token.
+        let mut verified = hash.clone();
         if v.needs_rehash {
             match self.hasher.hash(password).await {
-                Ok(h) => {
-                    if let Err(e) = self
-                        .store
-                        .update_credential_hash(cred.id, &h, self.clock.now(), Revoke::Nothing)
-                        .await
+                Ok(h) => match self
+                    .store
+                    .update_credential_hash(
+                        cred.id,
+                        &h,
+                        self.clock.now(),
+                        Revoke::Nothing,
+                        Some(hash),
+                    )
+                    .await
+                {
+                    Ok(_) => verified = h,
+                    Err(StoreError::Conflict { constraint: c })
+                        if c == constraint::CREDENTIAL_CHANGED =>
                     {
-                        tracing::warn!(credential = %cred.id, error = %e, "re-hash not saved");
+                        return Err(self.lost_race(e).await);
                     }
-                }
-                Err(e) => tracing::warn!(credential = %cred.id, error = %e, "re-hash failed"),
+                    Err(err) => {
+                        tracing::warn!(credential = %cred.id, error = %err, "re-hash not saved");
+                    }
+                },
+                Err(err) => tracing::warn!(credential = %cred.id, error = %err, "re-hash failed"),
             }
         }
-        let t =
-            self.issue_token(cred.document.clone(), ttl, None, TokenOrigin::Login, client).await?;
+        let from = VerifiedWith { credential: cred.id, hash: &verified };
+        let t = match self
+            .issue_token(cred.document.clone(), ttl, None, TokenOrigin::Login, client, Some(from))
+            .await
+        {
+            Ok(t) => t,
+            Err(AuthError::InvalidSecret) => return Err(self.lost_race(e).await),
+            Err(err) => return Err(err),
+        };
+        self.store.clear_login_failures(&key).await?;
         metrics::counter!("sesame_logins_total", "outcome" => "success").increment(1);
         e.kind = AuditKind::LoginSucceeded;
         e.token = Some(t.token.id);
@@ -871,6 +964,16 @@ impl Engine {
         Ok(t)
     }
 
+    /// A login whose credential changed between the password check and the token insert:
+    /// refused like a wrong password (the password it knew is no longer the one).
+    async fn lost_race(&self, mut e: AuditEvent) -> AuthError {
+        metrics::counter!("sesame_logins_total", "outcome" => "credential_changed").increment(1);
+        e.reason = Some("credential_changed".into());
+        self.emit(e).await;
+        AuthError::InvalidSecret
+    }
+
+    #[allow(clippy::too_many_arguments)]
     async fn issue_token(
         &self,
         document: DocRef,
@@ -878,6 +981,7 @@ impl Engine {
         data: Option<Data>,
         origin: TokenOrigin,
         client: &ClientInfo,
+        verified: Option<VerifiedWith<'_>>,
     ) -> Result<NewToken, AuthError> {
         let secret =
             Secret::from_random_bytes(SecretKind::Token, &random_bytes::<SECRET_RANDOM_BYTES>()?);
@@ -895,14 +999,21 @@ impl Engine {
                     client: client.clone(),
                     last_used: None,
                 };
-                async move { self.store.create_token(&t, &digest).await.map(|()| t) }
+                async move { self.store.create_token(&t, &digest, verified).await.map(|()| t) }
             })
             .await
-            .map_err(|e| AuthError::from_store(e, doc_not_found(&document)))?;
+            .map_err(|e| match e {
+                StoreError::Conflict { constraint: c } if c == constraint::CREDENTIAL_CHANGED => {
+                    AuthError::InvalidSecret
+                }
+                e => AuthError::from_store(e, doc_not_found(&document)),
+            })?;
         Ok(NewToken { token, secret })
     }
 
-    /// Checks a password without logging in (`credential.verify(password)`). Keys only.
+    /// Checks a password without logging in (`credential.verify(password)`). Admin and server
+    /// keys only. Throttled and audited exactly like a login by credential id: it is a password
+    /// oracle too, on the same key.
     pub async fn verify(
         &self,
         p: &Principal,
@@ -916,15 +1027,28 @@ impl Engine {
             .credential_by_id(credential)
             .await
             .map_err(|e| AuthError::from_store(e, item_not_found("Credential", credential)))?;
-        // `verify` is a password oracle too: it shares the credential's throttle with login.
         let key = credential_key(credential);
-        self.check_throttle(&key).await.map_err(|r| r.err)?;
+        let mut e = self.event(AuditKind::VerifyFailed, Some(p));
+        (e.credential, e.identity) = (Some(credential), Some(stored.credential.document.clone()));
+        let _slot = match self.reserve(&key).await {
+            Ok(slot) => slot,
+            Err(r) => {
+                if r.first {
+                    e.reason = Some("throttled".into());
+                    self.emit(e).await;
+                }
+                return Err(r.err);
+            }
+        };
         let ok = self.hasher.verify(password, stored.hash.as_ref()).await?.ok;
         if ok {
             self.store.clear_login_failures(&key).await?;
+            e.kind = AuditKind::VerifySucceeded;
         } else {
-            self.record_failure(&key).await?;
+            e.reason =
+                Some(if stored.hash.is_some() { "wrong_password" } else { "no_password" }.into());
         }
+        self.emit(e).await;
         Ok(ok)
     }
 
@@ -953,7 +1077,7 @@ impl Engine {
         };
         let (c, revoked) = self
             .store
-            .update_credential_hash(credential, &hash, self.clock.now(), revoke)
+            .update_credential_hash(credential, &hash, self.clock.now(), revoke, None)
             .await
             .map_err(|e| AuthError::from_store(e, item_not_found("Credential", credential)))?;
         let mut e = self.event(AuditKind::PasswordChanged, Some(p));
@@ -970,13 +1094,13 @@ impl Engine {
         credential: DocId,
     ) -> Result<u64, AuthError> {
         self.check(p, Access::WriteCredential)?;
-        let revoked = self
+        let (document, revoked) = self
             .store
             .delete_credential(credential)
             .await
             .map_err(|e| AuthError::from_store(e, item_not_found("Credential", credential)))?;
         let mut e = self.event(AuditKind::CredentialDeleted, Some(p));
-        (e.credential, e.count) = (Some(credential), Some(revoked));
+        (e.credential, e.identity, e.count) = (Some(credential), Some(document), Some(revoked));
         self.emit(e).await;
         Ok(revoked)
     }
@@ -1005,7 +1129,7 @@ impl Engine {
         data: Option<Data>,
     ) -> Result<NewToken, AuthError> {
         self.check(p, Access::CreateToken)?;
-        let t = self.issue_token(document, ttl, data, TokenOrigin::Create, client).await?;
+        let t = self.issue_token(document, ttl, data, TokenOrigin::Create, client, None).await?;
         let mut e = self.event(AuditKind::TokenCreated, Some(p));
         (e.token, e.identity, e.client_addr) =
             (Some(t.token.id), Some(t.token.document.clone()), client.addr);
@@ -1053,7 +1177,7 @@ impl Engine {
             .token_by_id(id)
             .await
             .map_err(|e| AuthError::from_store(e, item_not_found("Token", id)))?;
-        self.check(p, Access::ReadToken(&t.document))?;
+        self.check_hidden(p, Access::ReadToken(&t.document), item_not_found("Token", id))?;
         Ok(t)
     }
 
@@ -1080,7 +1204,7 @@ impl Engine {
             .token_by_id(id)
             .await
             .map_err(|e| AuthError::from_store(e, item_not_found("Token", id)))?;
-        self.check(p, Access::DeleteToken(&t.document))?;
+        self.check_hidden(p, Access::DeleteToken(&t.document), item_not_found("Token", id))?;
         if !self.store.delete_token(id).await? {
             return Err(AuthError::from_store(StoreError::NotFound, item_not_found("Token", id)));
         }

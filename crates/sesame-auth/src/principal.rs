@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `admin` key (or the configured admin secret) | everything |
 //! | `server` key | read/write documents, credentials, tokens; log in; read collections; not keys, not collection schema, not the audit trail |
-//! | `server-readonly` key | the reads of `server`, and `verify` |
+//! | `server-readonly` key | the reads of `server` (not `verify`: a password check writes throttling state and can delay an account) |
 //! | token | read its own token and the other tokens of its identity; delete them (log out); read its identity document and its credential |
 
 use sesame_model::{CollectionName, DocId, DocRef, Role, Token};
@@ -54,12 +54,7 @@ impl Principal {
             }
             Principal::Key { role: Role::ServerReadonly, .. } => matches!(
                 access,
-                ReadSchema
-                    | ReadDocument(_)
-                    | ListDocuments(_)
-                    | ReadCredential(_)
-                    | Verify
-                    | ReadToken(_)
+                ReadSchema | ReadDocument(_) | ListDocuments(_) | ReadCredential(_) | ReadToken(_)
             ),
             Principal::Key { .. } => false,
             Principal::Token(t) => match access {

@@ -133,6 +133,20 @@ impl ClientInfo {
             .filter(|ua| !ua.trim().is_empty());
         ClientInfo { addr, user_agent }
     }
+
+    /// The block a client address is rate-limited by: an IPv4 address itself (also when
+    /// written IPv4-mapped, `::ffff:a.b.c.d`), an IPv6 address's /64 — one subscriber usually
+    /// holds a whole /64, so keying by the full address would give an attacker 2^64 buckets.
+    pub fn limit_block(addr: std::net::IpAddr) -> std::net::IpAddr {
+        use std::net::{IpAddr, Ipv6Addr};
+        match addr {
+            IpAddr::V4(_) => addr,
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(Ipv6Addr::from(v6.to_bits() & !((1u128 << 64) - 1))),
+            },
+        }
+    }
 }
 
 /// A built-in role. User-defined roles are a later addition, hence `non_exhaustive`.
@@ -382,8 +396,13 @@ pub enum AuditKind {
     PasswordChanged,
     /// A credential was deleted.
     CredentialDeleted,
-    /// An authenticated caller was refused an operation.
+    /// An authenticated caller was refused an operation (at most one event per caller,
+    /// operation and minute; the rest are counted in metrics).
     PermissionDenied,
+    /// `verify` found the password right.
+    VerifySucceeded,
+    /// `verify` found the password wrong, or was throttled; `reason` says which.
+    VerifyFailed,
 }
 
 impl AuditKind {
@@ -402,6 +421,8 @@ impl AuditKind {
         AuditKind::PasswordChanged,
         AuditKind::CredentialDeleted,
         AuditKind::PermissionDenied,
+        AuditKind::VerifySucceeded,
+        AuditKind::VerifyFailed,
     ];
 
     /// The stable name.
@@ -420,6 +441,8 @@ impl AuditKind {
             AuditKind::PasswordChanged => "password_changed",
             AuditKind::CredentialDeleted => "credential_deleted",
             AuditKind::PermissionDenied => "permission_denied",
+            AuditKind::VerifySucceeded => "verify_succeeded",
+            AuditKind::VerifyFailed => "verify_failed",
         }
     }
 }

@@ -219,3 +219,14 @@ fn rendering_matches_the_time_crate_everywhere() {
         us += 7_777_777_777_777; // ~90 days and an odd number of microseconds
     }
 }
+
+#[test]
+fn rate_limit_blocks_are_ipv4_addresses_and_ipv6_slash_64s() {
+    use crate::ClientInfo;
+    let b = |s: &str| ClientInfo::limit_block(s.parse().unwrap()).to_string();
+    assert_eq!(b("192.0.2.7"), "192.0.2.7");
+    assert_eq!(b("::ffff:192.0.2.7"), "192.0.2.7");
+    assert_eq!(b("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::");
+    assert_eq!(b("2001:db8:1:2::1"), b("2001:db8:1:2:ffff::9"));
+    assert_ne!(b("2001:db8:1:2::1"), b("2001:db8:1:3::1"));
+}

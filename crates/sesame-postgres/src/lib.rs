@@ -17,7 +17,8 @@ use sesame_model::{
     Document, Fields, Json, Key, PasswordHash, Role, SecretDigest, Timestamp, Token,
 };
 use sesame_store::{
-    AuditFilter, LoginFailures, Page, Revoke, Store, StoreError, StoredCredential, ThrottleKey,
+    constraint, AuditFilter, LoginFailures, Page, Reservation, Revoke, Store, StoreError,
+    StoredCredential, ThrottleKey, ThrottlePolicy, VerifiedWith,
 };
 use tokio_postgres::{NoTls, Row};
 
@@ -381,7 +382,8 @@ impl Store for PgStore {
     ) -> Result<Page<Collection, CollectionName>, StoreError> {
         let rows = self
             .query(
-                "SELECT name, ts FROM collections WHERE $1::text IS NULL OR name > $1 \
+                "SELECT name, ts FROM collections \
+                 WHERE $1::text IS NULL OR name COLLATE \"C\" > $1::text COLLATE \"C\" \
                  ORDER BY name COLLATE \"C\" LIMIT $2",
                 &[&after.map(CollectionName::as_str), &limit(n)],
             )
@@ -425,13 +427,16 @@ impl Store for PgStore {
         n: usize,
     ) -> Result<Page<Document>, StoreError> {
         // `@>` uses the GIN index; the NOT EXISTS turns containment into exact equality of
-        // each filtered field (containment alone would match arrays by subset).
+        // each filtered field (containment alone would match arrays by subset). The check
+        // compares the jsonb *text*: jsonb equality is numeric (`1 = 1.0`), while the
+        // contract (and the memory store) is exact JSON equality, where `1` and `1.0` differ.
+        // Both sides arrive rendered by serde_json, so equal values render alike.
         let rows = self
             .query(
                 "SELECT id, ts, fields FROM documents d \
                  WHERE coll = $1 AND ($2::bigint IS NULL OR id > $2) AND fields @> $3 \
                    AND NOT EXISTS (SELECT 1 FROM jsonb_each($3) f \
-                                   WHERE d.fields -> f.key IS DISTINCT FROM f.value) \
+                                   WHERE (d.fields -> f.key)::text IS DISTINCT FROM f.value::text) \
                  ORDER BY id LIMIT $4",
                 &[&coll.as_str(), &after.map(DocId::as_i64), &fields_json(filter), &limit(n)],
             )
@@ -552,69 +557,145 @@ impl Store for PgStore {
         hash: &PasswordHash,
         t: Timestamp,
         revoke: Revoke,
+        expect: Option<&PasswordHash>,
     ) -> Result<(Credential, u64), StoreError> {
-        // One statement: the hash change and the revocation commit together.
-        let (revoke, except) = match revoke {
-            Revoke::Nothing => (false, None),
-            Revoke::AllExcept(e) => (true, e.map(DocId::as_i64)),
-        };
-        let r = self
-            .query_opt(
-                concat!(
-                    "WITH c AS (UPDATE credentials SET password_hash = $2, ts = $3 WHERE id = $1 \
-                     RETURNING ",
-                    cred_cols!(),
-                    "), d AS (DELETE FROM tokens t USING c WHERE $4 AND t.document_id = c.document_id \
-                     AND t.document_coll = c.document_coll AND ($5::bigint IS NULL OR t.id <> $5) \
-                     RETURNING 1) \
-                     SELECT c.*, (SELECT count(*) FROM d) AS revoked FROM c"
-                ),
-                &[&cid.as_i64(), &hash.as_str(), &t.as_micros(), &revoke, &except],
-            )
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let n: i64 = r.get("revoked");
-        Ok((row_cred(&r)?.credential, n as u64))
-    }
-
-    async fn delete_credential(&self, cid: DocId) -> Result<u64, StoreError> {
-        let r = self
-            .query_opt(
-                "WITH c AS (DELETE FROM credentials WHERE id = $1 RETURNING document_id, document_coll), \
-                 d AS (DELETE FROM tokens t USING c WHERE t.document_id = c.document_id \
-                       AND t.document_coll = c.document_coll RETURNING 1) \
-                 SELECT (SELECT count(*) FROM c) AS found, (SELECT count(*) FROM d) AS revoked",
-                &[&cid.as_i64()],
-            )
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let (found, revoked): (i64, i64) = (r.get("found"), r.get("revoked"));
-        if found == 0 {
-            return Err(StoreError::NotFound);
+        // One transaction, lock first: `SELECT … FOR UPDATE` waits for any login that holds the
+        // row `FOR SHARE` while inserting its token (see `create_token`) and blocks new ones.
+        // The token delete is a later statement, so under READ COMMITTED its snapshot includes
+        // every token such a login committed: none survives the change.
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(map_pg)?;
+        let lock = tx
+            .prepare_cached("SELECT password_hash FROM credentials WHERE id = $1 FOR UPDATE")
+            .await
+            .map_err(map_pg)?;
+        let current = tx.query_opt(&lock, &[&cid.as_i64()]).await.map_err(map_pg)?;
+        let current = current.ok_or(StoreError::NotFound)?;
+        if let Some(expect) = expect {
+            let now: Option<&str> = current.try_get("password_hash").map_err(map_pg)?;
+            if now != Some(expect.as_str()) {
+                return Err(StoreError::conflict(constraint::CREDENTIAL_CHANGED));
+            }
         }
-        Ok(revoked as u64)
+        let update = tx
+            .prepare_cached(concat!(
+                "UPDATE credentials SET password_hash = $2, ts = $3 WHERE id = $1 RETURNING ",
+                cred_cols!()
+            ))
+            .await
+            .map_err(map_pg)?;
+        let row = tx
+            .query_opt(&update, &[&cid.as_i64(), &hash.as_str(), &t.as_micros()])
+            .await
+            .map_err(map_pg)?
+            .ok_or(StoreError::NotFound)?;
+        let cred = row_cred(&row)?.credential;
+        let revoked = match revoke {
+            Revoke::Nothing => 0,
+            Revoke::AllExcept(except) => {
+                let del = tx
+                    .prepare_cached(
+                        "DELETE FROM tokens WHERE document_id = $1 AND document_coll = $2 \
+                         AND ($3::bigint IS NULL OR id <> $3)",
+                    )
+                    .await
+                    .map_err(map_pg)?;
+                tx.execute(
+                    &del,
+                    &[
+                        &cred.document.id.as_i64(),
+                        &cred.document.coll.as_str(),
+                        &except.map(DocId::as_i64),
+                    ],
+                )
+                .await
+                .map_err(map_pg)?
+            }
+        };
+        tx.commit().await.map_err(map_pg)?;
+        Ok((cred, revoked))
     }
 
-    async fn create_token(&self, t: &Token, digest: &SecretDigest) -> Result<(), StoreError> {
-        self.execute(
-            "INSERT INTO tokens (id, document_coll, document_id, digest, ts, ttl, origin, data, \
-             client_addr, user_agent, last_used) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            &[
-                &t.id.as_i64(),
-                &t.document.coll.as_str(),
-                &t.document.id.as_i64(),
-                &&digest.as_bytes()[..],
-                &t.ts.as_micros(),
-                &t.ttl.map(Timestamp::as_micros),
-                &t.origin.as_str(),
-                &data_json(&t.data),
-                &t.client.addr.map(|a| a.to_string()),
-                &t.client.user_agent,
-                &t.last_used.map(Timestamp::as_micros),
-            ],
-        )
-        .await
-        .map(drop)
+    async fn delete_credential(&self, cid: DocId) -> Result<(DocRef, u64), StoreError> {
+        // Same ordering as `update_credential_hash`: the credential delete takes the row lock
+        // (waiting for a login holding it `FOR SHARE`), the token delete then sees its token.
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(map_pg)?;
+        let del = tx
+            .prepare_cached(
+                "DELETE FROM credentials WHERE id = $1 RETURNING document_coll, document_id",
+            )
+            .await
+            .map_err(map_pg)?;
+        let r = tx.query_opt(&del, &[&cid.as_i64()]).await.map_err(map_pg)?;
+        let r = r.ok_or(StoreError::NotFound)?;
+        let doc = DocRef::new(
+            coll_name(r.try_get("document_coll").map_err(map_pg)?)?,
+            id(r.try_get("document_id").map_err(map_pg)?)?,
+        );
+        let tokens = tx
+            .prepare_cached("DELETE FROM tokens WHERE document_id = $1 AND document_coll = $2")
+            .await
+            .map_err(map_pg)?;
+        let revoked =
+            tx.execute(&tokens, &[&doc.id.as_i64(), &doc.coll.as_str()]).await.map_err(map_pg)?;
+        tx.commit().await.map_err(map_pg)?;
+        Ok((doc, revoked))
+    }
+
+    async fn create_token(
+        &self,
+        t: &Token,
+        digest: &SecretDigest,
+        verified: Option<VerifiedWith<'_>>,
+    ) -> Result<(), StoreError> {
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 11] = [
+            &t.id.as_i64(),
+            &t.document.coll.as_str(),
+            &t.document.id.as_i64(),
+            &&digest.as_bytes()[..],
+            &t.ts.as_micros(),
+            &t.ttl.map(Timestamp::as_micros),
+            &t.origin.as_str(),
+            &data_json(&t.data),
+            &t.client.addr.map(|a| a.to_string()),
+            &t.client.user_agent,
+            &t.last_used.map(Timestamp::as_micros),
+        ];
+        let Some(v) = verified else {
+            return self
+                .execute(
+                    "INSERT INTO tokens (id, document_coll, document_id, digest, ts, ttl, origin, \
+                     data, client_addr, user_agent, last_used) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    &params,
+                )
+                .await
+                .map(drop);
+        };
+        // A login's token: inserted only while the credential still has the hash the password
+        // was verified against, holding the credential row `FOR SHARE` until commit so that a
+        // concurrent password change or credential delete is ordered strictly before (and this
+        // finds no row) or strictly after (and revokes this token).
+        let mut all: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.to_vec();
+        let (cid, hash) = (v.credential.as_i64(), v.hash.as_str());
+        all.push(&cid);
+        all.push(&hash);
+        let n = self
+            .execute(
+                "INSERT INTO tokens (id, document_coll, document_id, digest, ts, ttl, origin, data, \
+                 client_addr, user_agent, last_used) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM credentials c \
+                 WHERE c.id = $12 AND c.password_hash = $13 \
+                   AND c.document_coll = $2 AND c.document_id = $3 \
+                 FOR SHARE OF c",
+                &all,
+            )
+            .await?;
+        if n == 0 {
+            return Err(StoreError::conflict(constraint::CREDENTIAL_CHANGED));
+        }
+        Ok(())
     }
 
     async fn token_by_digest(&self, digest: &SecretDigest) -> Result<Token, StoreError> {
@@ -821,28 +902,59 @@ impl Store for PgStore {
         .await
     }
 
-    async fn record_login_failure(
+    async fn reserve_login_attempt(
         &self,
         key: &ThrottleKey,
         now: Timestamp,
-        window_us: i64,
-    ) -> Result<LoginFailures, StoreError> {
-        // One upsert: concurrent failures from any instance serialize on the row.
-        let r = self
-            .query_opt(
-                "INSERT INTO login_failures AS f (key, consecutive, last_failure, window_start, in_window) \
-                 VALUES ($1, 1, $2, $2, 1) \
-                 ON CONFLICT (key) DO UPDATE SET \
-                   consecutive = f.consecutive + 1, \
-                   last_failure = $2, \
-                   window_start = CASE WHEN $2 - f.window_start >= $3 THEN $2 ELSE f.window_start END, \
-                   in_window = CASE WHEN $2 - f.window_start >= $3 THEN 1 ELSE f.in_window + 1 END \
-                 RETURNING consecutive, last_failure, window_start, in_window",
-                &[&&key.as_bytes()[..], &now.as_micros(), &window_us],
-            )
-            .await?
-            .ok_or_else(|| StoreError::Other("upsert returned no row".into()))?;
-        row_failures(&r)
+        p: &ThrottlePolicy,
+    ) -> Result<Reservation, StoreError> {
+        // One conditional upsert: the row lock serializes concurrent attempts from every
+        // instance, and the WHERE refuses (updates nothing, returns no row) while the key is in
+        // its delay window or at its cap. The same rule as `ThrottlePolicy::blocked_until`.
+        let as_i32 = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+        let (free, cap, doublings) =
+            (as_i32(p.free_failures), as_i32(p.max_per_window), as_i32(p.max_doublings()));
+        let key_bytes = &key.as_bytes()[..];
+        for _ in 0..3 {
+            let granted = self
+                .query_opt(
+                    "INSERT INTO login_failures AS f \
+                       (key, consecutive, last_failure, window_start, in_window) \
+                     VALUES ($1, 1, $2, $2, 1) \
+                     ON CONFLICT (key) DO UPDATE SET \
+                       consecutive = f.consecutive + 1, \
+                       last_failure = $2, \
+                       window_start = CASE WHEN $2 - f.window_start >= $3 THEN $2 ELSE f.window_start END, \
+                       in_window = CASE WHEN $2 - f.window_start >= $3 THEN 1 ELSE f.in_window + 1 END \
+                     WHERE NOT ( \
+                       ($4::int > 0 AND $5::bigint > 0 AND f.consecutive >= $4::int \
+                        AND f.last_failure + LEAST($5::bigint * (1::bigint << LEAST(f.consecutive - $4::int, $7::int)), $6::bigint) > $2) \
+                       OR ($8::int > 0 AND f.in_window >= $8::int AND $2 - f.window_start < $3)) \
+                     RETURNING consecutive, last_failure, window_start, in_window",
+                    &[
+                        &key_bytes,
+                        &now.as_micros(),
+                        &p.window_us,
+                        &free,
+                        &p.base_delay_us,
+                        &p.max_delay_us,
+                        &doublings,
+                        &cap,
+                    ],
+                )
+                .await?;
+            if let Some(r) = granted {
+                return Ok(Reservation::Granted(row_failures(&r)?));
+            }
+            // Refused: read the record to say until when (it may have been cleared or moved on
+            // in between: then try again).
+            if let Some(f) = self.login_failures(key).await? {
+                if let Some(until) = p.blocked_until(&f).filter(|u| *u > now) {
+                    return Ok(Reservation::Refused { until });
+                }
+            }
+        }
+        Ok(Reservation::Refused { until: now.plus_seconds(1) })
     }
 
     async fn login_failures(&self, key: &ThrottleKey) -> Result<Option<LoginFailures>, StoreError> {

@@ -125,12 +125,15 @@ fn created<T: Repr + ?Sized>(v: &T) -> Result<Response<Body>> {
 }
 
 /// The per-address bucket of the login routes: refused before authentication and hashing.
+/// The bucket lives in this process: N instances behind a balancer allow N times the rate
+/// (the per-account throttle, in the store, is shared).
 fn limit_logins(app: &App, route: &Route, client: std::net::IpAddr) -> Result<()> {
     let Some(limiter) = &app.login_limiter else { return Ok(()) };
     if !matches!(route, Route::Login | Route::CredentialLogin(_) | Route::CredentialVerify(_)) {
         return Ok(());
     }
-    if let Err(not_until) = limiter.check_key(&client) {
+    // IPv6 clients by /64 (see `ClientInfo::limit_block`).
+    if let Err(not_until) = limiter.check_key(&sesame_model::ClientInfo::limit_block(client)) {
         use governor::clock::Clock as _;
         let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
         ::metrics::counter!("sesame_throttled_total", "by" => "address").increment(1);

@@ -15,9 +15,37 @@ pub enum LogFormat {
     Json,
 }
 
+/// Dependencies that log what they are given at debug level (tokio-postgres logs every
+/// statement's parameters: password hashes, match values). A broad level such as
+/// `RUST_LOG=debug` must not turn them on: they stay at `info` unless named explicitly.
+pub const PINNED_DEPENDENCIES: &[&str] = &[
+    "tokio_postgres",
+    "postgres_protocol",
+    "deadpool_postgres",
+    "deadpool",
+    "hyper",
+    "h2",
+    "rustls",
+];
+
+/// The log filter for a `RUST_LOG`-style `spec` (an invalid spec means `info`), with the
+/// [`PINNED_DEPENDENCIES`] held at `info` unless the spec names them.
+pub fn filter(spec: &str) -> EnvFilter {
+    let mut f = EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info"));
+    for dep in PINNED_DEPENDENCIES {
+        let named = spec.split(',').any(|d| d.trim().split('=').next() == Some(dep));
+        if !named {
+            if let Ok(d) = format!("{dep}=info").parse() {
+                f = f.add_directive(d);
+            }
+        }
+    }
+    f
+}
+
 /// Installs the global subscriber (once; later calls do nothing).
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = filter(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
     use std::io::IsTerminal as _;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -384,11 +384,20 @@ impl<T: Repr + ?Sized> Serialize for Out<'_, T> {
 }
 
 /// Serializes a representation into a response.
+///
+/// A representation that fails to serialize is a bug; it answers 500 `internal` (and is
+/// logged), never a success status with a partial or empty body: a new token's secret must
+/// not be lost silently.
 pub fn respond<T: Repr + ?Sized>(status: StatusCode, v: &T) -> Response<Body> {
     let mut body = Vec::with_capacity(512);
-    if serde_json::to_writer(&mut body, &Out(v)).is_err() {
-        body = b"{}".to_vec();
-    }
+    let status = match serde_json::to_writer(&mut body, &Out(v)) {
+        Ok(()) => status,
+        Err(e) => {
+            tracing::error!(error = %e, "response not serializable");
+            body = br#"{"error":{"code":"internal","message":"Internal error."}}"#.to_vec();
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
     r.headers_mut()
@@ -609,5 +618,24 @@ impl Repr for sesame_model::AuditEvent {
             m.serialize_entry("count", &c)?;
         }
         m.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Broken;
+
+    impl Repr for Broken {
+        fn write<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("broken"))
+        }
+    }
+
+    #[test]
+    fn a_representation_that_fails_is_a_500_not_an_empty_success() {
+        let r = respond(StatusCode::CREATED, &Broken);
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -77,6 +77,20 @@ pub mod constraint {
     pub const CREDENTIAL_DOCUMENT: &str = "credential_document";
     /// Two tokens or keys with one secret digest.
     pub const SECRET_DIGEST: &str = "secret_digest";
+    /// The credential a password was verified against has changed (new hash) or is gone since:
+    /// the token or re-hash that depended on it is refused.
+    pub const CREDENTIAL_CHANGED: &str = "credential_changed";
+}
+
+/// The credential (and the exact hash) a password was verified against, for operations that
+/// must only take effect while that credential is unchanged: a token issued by a login, a
+/// re-hash after a login. See [`Store::create_token`].
+#[derive(Debug, Clone, Copy)]
+pub struct VerifiedWith<'a> {
+    /// The credential's id.
+    pub credential: DocId,
+    /// The hash the password was checked against.
+    pub hash: &'a PasswordHash,
 }
 
 /// One page of a listing, in ascending order of its cursor.
@@ -196,21 +210,40 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     async fn credential_by_document(&self, doc: &DocRef) -> Result<StoredCredential, StoreError>;
     /// Sets a credential's password hash and `ts` and, per `revoke`, deletes tokens of its
     /// document, all in one atomic step (no old session outlives the change by a moment).
+    /// With `expect`, only if the current hash is exactly `expect` (`Conflict{credential_changed}`
+    /// otherwise): a re-hash after a login can never overwrite a concurrent password change.
     /// Returns the credential and how many tokens were deleted, or `NotFound`.
+    ///
+    /// **Ordering with [`Store::create_token`]**: a token created with `verified` against the
+    /// old hash either commits before this change (and is then among the revoked tokens) or is
+    /// refused; it never survives the change.
     async fn update_credential_hash(
         &self,
         id: DocId,
         hash: &PasswordHash,
         ts: Timestamp,
         revoke: Revoke,
+        expect: Option<&PasswordHash>,
     ) -> Result<(Credential, u64), StoreError>;
-    /// Deletes a credential and every token of its document, atomically; how many tokens were
-    /// deleted. `NotFound` if it does not exist.
-    async fn delete_credential(&self, id: DocId) -> Result<u64, StoreError>;
+    /// Deletes a credential and every token of its document, atomically; returns the
+    /// credential's document and how many tokens were deleted. `NotFound` if it does not exist.
+    /// The same ordering with [`Store::create_token`] as [`Store::update_credential_hash`].
+    async fn delete_credential(&self, id: DocId) -> Result<(DocRef, u64), StoreError>;
 
     /// Creates a token stored under `digest`. `NotFound` if its document does not exist;
     /// `Conflict{secret_digest}` or `Conflict{id}` on reuse.
-    async fn create_token(&self, token: &Token, digest: &SecretDigest) -> Result<(), StoreError>;
+    ///
+    /// With `verified` (a login), the token is created only if that credential still exists
+    /// with exactly that hash, checked in the same atomic step as the insert
+    /// (`Conflict{credential_changed}` otherwise): a login that verified a password against a
+    /// hash that a concurrent password change or credential delete replaced cannot leave a
+    /// token behind.
+    async fn create_token(
+        &self,
+        token: &Token,
+        digest: &SecretDigest,
+        verified: Option<VerifiedWith<'_>>,
+    ) -> Result<(), StoreError>;
     /// The token stored under `digest`, or `NotFound`. Expiry is the caller's business.
     /// This is the hot path of every token-authenticated request.
     async fn token_by_digest(&self, digest: &SecretDigest) -> Result<Token, StoreError>;
@@ -270,16 +303,20 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     async fn delete_audit_before(&self, before: Timestamp, limit: usize)
         -> Result<u64, StoreError>;
 
-    /// Records a failed login under `key` at `now`, atomically (concurrent failures all count):
-    /// `consecutive` grows by one; `in_window` grows by one, or restarts at 1 with
-    /// `window_start = now` when the window that began at `window_start` is `window_us` old.
-    /// Returns the record after the update. Shared by every instance using the store.
-    async fn record_login_failure(
+    /// Reserves one password attempt under `key` at `now`, before any hashing, in one atomic
+    /// step shared by every instance using the store: if `policy` says `key` is in a delay
+    /// window (or at its cap) the attempt is [`Reservation::Refused`] and nothing changes;
+    /// otherwise it is counted as a failure up front (`consecutive` + 1, `last_failure = now`,
+    /// `in_window` + 1 or restarted at 1 when the window is `policy.window_us` old) and
+    /// [`Reservation::Granted`]. A successful attempt then clears the record
+    /// ([`Store::clear_login_failures`]). Of N concurrent reservations on a fresh key, exactly
+    /// as many are granted as the policy allows in sequence.
+    async fn reserve_login_attempt(
         &self,
         key: &ThrottleKey,
         now: Timestamp,
-        window_us: i64,
-    ) -> Result<LoginFailures, StoreError>;
+        policy: &ThrottlePolicy,
+    ) -> Result<Reservation, StoreError>;
     /// The failure record of `key`, if any.
     async fn login_failures(&self, key: &ThrottleKey) -> Result<Option<LoginFailures>, StoreError>;
     /// Forgets `key`'s failures (after a successful login).
@@ -308,6 +345,70 @@ pub struct AuditFilter {
 /// What a throttling counter is keyed by: a digest of the credential or of the identifier a
 /// client tried (so unknown identities are counted exactly like known ones).
 pub type ThrottleKey = SecretDigest;
+
+/// The delay schedule that [`Store::reserve_login_attempt`] enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    /// Failures allowed before any delay (0 = no delay schedule).
+    pub free_failures: u32,
+    /// The first delay, in µs; it doubles with every further failure (0 = no delay schedule).
+    pub base_delay_us: i64,
+    /// The largest delay, in µs.
+    pub max_delay_us: i64,
+    /// Failures allowed per window (0 = no cap).
+    pub max_per_window: u32,
+    /// The counting window, in µs.
+    pub window_us: i64,
+}
+
+impl ThrottlePolicy {
+    /// A policy that never refuses (attempts are still counted).
+    pub const OFF: ThrottlePolicy = ThrottlePolicy {
+        free_failures: 0,
+        base_delay_us: 0,
+        max_delay_us: 0,
+        max_per_window: 0,
+        window_us: 3_600_000_000,
+    };
+
+    /// How many doublings of the base delay reach the maximum (so `base << n` never overflows).
+    pub fn max_doublings(&self) -> u32 {
+        let (base, max) = (self.base_delay_us.max(1), self.max_delay_us.max(1));
+        let mut n = 0;
+        while n < 62 && base.saturating_mul(1i64 << n) < max {
+            n += 1;
+        }
+        n
+    }
+
+    /// Until when a key with record `f` is refused, if it is: the delay after its last failure
+    /// once past the free failures, and the end of its window once at the cap.
+    pub fn blocked_until(&self, f: &LoginFailures) -> Option<Timestamp> {
+        let mut until = None;
+        if self.free_failures > 0 && self.base_delay_us > 0 && f.consecutive >= self.free_failures {
+            let doublings = (f.consecutive - self.free_failures).min(self.max_doublings());
+            let delay = self.base_delay_us.saturating_mul(1i64 << doublings).min(self.max_delay_us);
+            until = Some(f.last_failure.plus_micros(delay));
+        }
+        if self.max_per_window > 0 && f.in_window >= self.max_per_window {
+            let end = f.window_start.plus_micros(self.window_us);
+            until = Some(until.map_or(end, |u: Timestamp| u.max(end)));
+        }
+        until
+    }
+}
+
+/// The answer of [`Store::reserve_login_attempt`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// The attempt may hash; the record after counting it.
+    Granted(LoginFailures),
+    /// The key is throttled until then; nothing was counted.
+    Refused {
+        /// When an attempt will be considered again.
+        until: Timestamp,
+    },
+}
 
 /// A throttling counter's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

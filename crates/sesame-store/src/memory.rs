@@ -14,8 +14,8 @@ use sesame_model::{
 };
 
 use crate::{
-    constraint, AuditFilter, LoginFailures, Page, Revoke, Store, StoreError, StoredCredential,
-    ThrottleKey,
+    constraint, AuditFilter, LoginFailures, Page, Reservation, Revoke, Store, StoreError,
+    StoredCredential, ThrottleKey, ThrottlePolicy, VerifiedWith,
 };
 
 /// An in-memory [`Store`], safe to share between tasks and threads.
@@ -264,9 +264,13 @@ impl Store for MemoryStore {
         hash: &PasswordHash,
         ts: Timestamp,
         revoke: Revoke,
+        expect: Option<&PasswordHash>,
     ) -> Result<(Credential, u64), StoreError> {
         let mut s = self.state.write();
         let c = s.creds.get_mut(&id).ok_or(StoreError::NotFound)?;
+        if expect.is_some_and(|e| c.hash.as_ref() != Some(e)) {
+            return Err(StoreError::conflict(constraint::CREDENTIAL_CHANGED));
+        }
         c.hash = Some(hash.clone());
         c.credential.ts = ts;
         let cred = c.credential.clone();
@@ -277,17 +281,31 @@ impl Store for MemoryStore {
         Ok((cred, n))
     }
 
-    async fn delete_credential(&self, id: DocId) -> Result<u64, StoreError> {
+    async fn delete_credential(&self, id: DocId) -> Result<(DocRef, u64), StoreError> {
         let mut s = self.state.write();
         let doc =
             s.creds.get(&id).map(|c| c.credential.document.clone()).ok_or(StoreError::NotFound)?;
         s.remove_credential(id);
-        Ok(s.remove_tokens_of(&doc, None))
+        let n = s.remove_tokens_of(&doc, None);
+        Ok((doc, n))
     }
 
-    async fn create_token(&self, token: &Token, digest: &SecretDigest) -> Result<(), StoreError> {
+    async fn create_token(
+        &self,
+        token: &Token,
+        digest: &SecretDigest,
+        verified: Option<VerifiedWith<'_>>,
+    ) -> Result<(), StoreError> {
         let mut s = self.state.write();
         s.doc(&token.document)?;
+        if let Some(v) = verified {
+            let unchanged = s.creds.get(&v.credential).is_some_and(|c| {
+                c.hash.as_ref() == Some(v.hash) && c.credential.document == token.document
+            });
+            if !unchanged {
+                return Err(StoreError::conflict(constraint::CREDENTIAL_CHANGED));
+            }
+        }
         if s.token_by_digest.contains_key(digest) || s.key_by_digest.contains_key(digest) {
             return Err(StoreError::conflict(constraint::SECRET_DIGEST));
         }
@@ -479,13 +497,24 @@ impl Store for MemoryStore {
         Ok(old.len() as u64)
     }
 
-    async fn record_login_failure(
+    async fn reserve_login_attempt(
         &self,
         key: &ThrottleKey,
         now: Timestamp,
-        window_us: i64,
-    ) -> Result<LoginFailures, StoreError> {
+        policy: &ThrottlePolicy,
+    ) -> Result<Reservation, StoreError> {
+        // Check and count under one write lock: concurrent attempts cannot both see the old
+        // count.
         let mut s = self.state.write();
+        if let Some(f) = s.failures.get(key) {
+            let mut f = *f;
+            if now.as_micros().saturating_sub(f.window_start.as_micros()) >= policy.window_us {
+                f.in_window = 0; // the window is over: its cap no longer applies
+            }
+            if let Some(until) = policy.blocked_until(&f).filter(|u| *u > now) {
+                return Ok(Reservation::Refused { until });
+            }
+        }
         let f = s.failures.entry(*key).or_insert(LoginFailures {
             consecutive: 0,
             last_failure: now,
@@ -494,13 +523,13 @@ impl Store for MemoryStore {
         });
         f.consecutive = f.consecutive.saturating_add(1);
         f.last_failure = now;
-        if now.as_micros().saturating_sub(f.window_start.as_micros()) >= window_us {
+        if now.as_micros().saturating_sub(f.window_start.as_micros()) >= policy.window_us {
             f.window_start = now;
             f.in_window = 1;
         } else {
             f.in_window = f.in_window.saturating_add(1);
         }
-        Ok(*f)
+        Ok(Reservation::Granted(*f))
     }
 
     async fn login_failures(&self, key: &ThrottleKey) -> Result<Option<LoginFailures>, StoreError> {

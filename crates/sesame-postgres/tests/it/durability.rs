@@ -47,7 +47,7 @@ async fn jane_with_token(store: &PgStore) -> (DocRef, Token, SecretDigest) {
         last_used: None,
     };
     let digest = SecretDigest::of("durability-test-secret");
-    store.create_token(&token, &digest).await.unwrap();
+    store.create_token(&token, &digest, None).await.unwrap();
     (doc.doc_ref(), token, digest)
 }
 

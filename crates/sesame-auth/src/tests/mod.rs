@@ -9,6 +9,8 @@ use sesame_store::{MemoryStore, Store};
 
 use crate::*;
 
+mod security;
+
 fn t0() -> Timestamp {
     Timestamp::parse_rfc3339("2026-11-28T10:00:00Z").unwrap()
 }
@@ -190,7 +192,16 @@ async fn every_bad_secret_is_the_same_unauthorized() {
     let (jane, cred) = w.jane().await;
     let revoked = w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap();
     w.engine.delete_token(&w.admin, revoked.token.id).await.unwrap();
-    let expired = w.engine.login(&w.admin, cred, &pw("sekret"), Some(t0())).await.unwrap();
+    // Expired, and nothing else wrong with it: its identity (John) stays.
+    let customer = coll("Customer");
+    let (_, john_cred) = w.person(&customer, "John", "Doe", "sekret").await;
+    let expired = w
+        .engine
+        .login(&w.admin, john_cred, &pw("sekret"), Some(t0().plus_seconds(5)))
+        .await
+        .unwrap();
+    assert_eq!(w.code_of(&expired.secret).await, "ok");
+    w.clock.advance_secs(5);
     let orphaned = w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap();
     let valid = w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap();
     w.engine.delete_document(&w.admin, &jane).await.unwrap();
@@ -206,7 +217,7 @@ async fn every_bad_secret_is_the_same_unauthorized() {
         Secret::from_random_bytes(SecretKind::Token, &[1; 32]),
         Secret::from_random_bytes(SecretKind::Key, &[1; 32]),
         revoked.secret,
-        expired.secret,
+        expired.secret,  // only expired
         orphaned.secret, // identity deleted
         valid.secret,    // identity deleted too
         deleted_key.secret,
@@ -237,13 +248,14 @@ async fn wrong_password_is_invalid_secret_and_creates_no_token() {
 }
 
 /// Throttling off, for tests about something else that fail logins on purpose.
-fn no_throttle() -> AuthConfig {
+pub(crate) fn no_throttle() -> AuthConfig {
     AuthConfig {
         throttle: ThrottleConfig {
             free_failures: 0,
             base_delay_secs: 0,
             max_delay_secs: 0,
             max_failures_per_hour: 0,
+            max_concurrent_attempts: 0,
         },
         ..AuthConfig::insecure_fast_for_tests()
     }
@@ -589,7 +601,6 @@ async fn privilege_matrix() {
                     | ReadOwnCredential
                     | ReadOtherCredential
                     | ReadOtherCredentialById
-                    | Verify
                     | ReadOwnToken
                     | ReadSiblingToken
                     | ReadOtherToken
@@ -659,6 +670,17 @@ async fn privilege_matrix() {
             match r {
                 Ok(()) => assert!(expect, "{who} may not {op:?}, but it succeeded"),
                 Err(AuthError::PermissionDenied) => {
+                    assert!(!expect, "{who} should be able to {op:?}")
+                }
+                // A token is told another identity's thing addressed by id is not found, as
+                // for a missing one (existence is not revealed to it).
+                Err(AuthError::DocumentNotFound { .. })
+                    if who == "token"
+                        && matches!(
+                            op,
+                            ReadOtherCredentialById | ReadOtherToken | RevokeOtherToken
+                        ) =>
+                {
                     assert!(!expect, "{who} should be able to {op:?}")
                 }
                 Err(other) => panic!("{who} {op:?}: unexpected {other:?}"),
@@ -790,6 +812,7 @@ async fn delays_are_capped_and_failures_limited_per_hour() {
             base_delay_secs: 1,
             max_delay_secs: 4,
             max_failures_per_hour: 100,
+            max_concurrent_attempts: 2,
         },
         ..AuthConfig::insecure_fast_for_tests()
     };
@@ -893,6 +916,9 @@ async fn every_authentication_decision_is_audited_without_secrets() {
     w.engine.delete_token(&w.admin, t.token.id).await.unwrap();
     w.engine.create_token(&w.admin, jane.clone(), None, None).await.unwrap();
     w.engine.delete_tokens_of_document(&w.admin, &jane).await.unwrap();
+    w.clock.advance_secs(2);
+    assert!(w.engine.verify(&w.admin, cred, &pw("sekret")).await.unwrap());
+    assert!(!w.engine.verify(&w.admin, cred, &pw("wrong-password-4")).await.unwrap());
     w.engine.change_password(&w.admin, cred, &pw("new-password-77"), false).await.unwrap();
     w.engine.delete_key(&w.admin, server.key.id).await.unwrap();
     w.engine.delete_credential(&w.admin, cred).await.unwrap();
