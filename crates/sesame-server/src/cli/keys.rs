@@ -37,8 +37,14 @@ pub async fn list(engine: &Engine, out: &mut dyn Write) -> Result<usize, AuthErr
         let page = engine.list_keys(&p, after, Some(500)).await?;
         for k in &page.data {
             let expires = k.ttl.map_or_else(|| "never".to_owned(), |t| t.to_string());
-            writeln!(out, "{:<20} {:<16} {:<27} {expires}", k.id, k.role, k.ts.to_string())
-                .map_err(io)?;
+            writeln!(
+                out,
+                "{:<20} {:<16} {:<27} {expires}",
+                k.id.to_string(),
+                k.role.to_string(),
+                k.ts.to_string()
+            )
+            .map_err(io)?;
             n += 1;
         }
         match page.after {
