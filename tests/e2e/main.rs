@@ -3,6 +3,7 @@
 
 mod errors;
 mod hostile;
+mod keys;
 mod ops;
 mod races;
 mod throttle;

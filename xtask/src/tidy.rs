@@ -1,7 +1,8 @@
 //! `cargo xtask tidy`: rules kept by a check, not by memory.
 //!
 //! 1. Layering, read from `cargo metadata`: each workspace crate may depend only on the crates
-//!    listed for it (server → auth → store ← postgres; everything → model).
+//!    listed for it (server → auth → store ← postgres; tower → auth; everything → model), some
+//!    only as dev-dependencies.
 //! 2. Every `.rs` file under `crates/`, `xtask/` and `tests/` starts with a `//!` doc.
 //! 3. `fuzz/Cargo.lock` is current (CI builds the fuzz targets `--locked`).
 //! 4. Migrations are append-only: every file in `migrations/` matches its SHA-256 in
@@ -26,8 +27,17 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "sesame-tests",
         &["sesame-model", "sesame-store", "sesame-auth", "sesame-postgres", "sesame-server"],
     ),
+    // An embedding adapter over the engine; the server and a store only for its tests.
+    (
+        "sesame-tower",
+        &["sesame-model", "sesame-auth", "sesame-tower", "sesame-store", "sesame-server"],
+    ),
     ("xtask", &[]),
 ];
+
+/// Internal crates a crate may use only as dev-dependencies (for its tests and examples).
+const DEV_ONLY: &[(&str, &[&str])] =
+    &[("sesame-tower", &["sesame-tower", "sesame-store", "sesame-server"])];
 
 /// External crates that must stay out of the inner layers.
 const FORBIDDEN_EXTERNAL: &[(&str, &[&str])] = &[
@@ -38,6 +48,7 @@ const FORBIDDEN_EXTERNAL: &[(&str, &[&str])] = &[
     ("sesame-store", &["hyper", "tokio-postgres", "deadpool-postgres", "argon2"]),
     ("sesame-auth", &["hyper", "tokio-postgres", "deadpool-postgres", "serde_json", "http"]),
     ("sesame-postgres", &["hyper", "argon2", "http"]),
+    ("sesame-tower", &["tokio-postgres", "deadpool-postgres", "argon2"]),
 ];
 
 pub(crate) fn run(bless: bool) -> Result<(), String> {
@@ -72,6 +83,7 @@ fn layering(problems: &mut Vec<String>) -> Result<(), String> {
 fn check_layering(meta: &serde_json::Value, problems: &mut Vec<String>) {
     let allowed: BTreeMap<&str, &[&str]> = ALLOWED.iter().copied().collect();
     let forbidden: BTreeMap<&str, &[&str]> = FORBIDDEN_EXTERNAL.iter().copied().collect();
+    let dev_only: BTreeMap<&str, &[&str]> = DEV_ONLY.iter().copied().collect();
     let members: Vec<String> = meta["packages"]
         .as_array()
         .into_iter()
@@ -89,6 +101,10 @@ fn check_layering(meta: &serde_json::Value, problems: &mut Vec<String>) {
             let normal = d["kind"].is_null();
             if members.iter().any(|m| m == dep) && !ok.contains(&dep) {
                 problems.push(format!("layering: `{name}` must not depend on `{dep}`"));
+            }
+            if normal && dev_only.get(name).is_some_and(|d| d.contains(&dep)) {
+                problems
+                    .push(format!("layering: `{name}` may use `{dep}` only in dev-dependencies"));
             }
             if normal && forbidden.get(name).is_some_and(|f| f.contains(&dep)) {
                 problems.push(format!("layering: `{name}` must not depend on external `{dep}`"));
@@ -220,6 +236,10 @@ mod tests {
             pkg("sesame-postgres", &[("sesame-store", None), ("tokio-postgres", None)]),
             pkg("sesame-auth", &[("sesame-store", None), ("serde_json", Some("dev"))]),
             pkg("sesame-server", &[("sesame-auth", None), ("sesame-postgres", None), ("hyper", None)]),
+            pkg(
+                "sesame-tower",
+                &[("sesame-auth", None), ("hyper", None), ("sesame-server", Some("dev"))],
+            ),
         ]});
         assert_eq!(problems(meta), Vec::<String>::new());
     }
@@ -233,6 +253,7 @@ mod tests {
             pkg("sesame-postgres", &[("sesame-server", Some("dev"))]),
             pkg("sesame-server", &[]),
             pkg("sesame-new", &[]),
+            pkg("sesame-tower", &[("sesame-server", None), ("sesame-postgres", Some("dev"))]),
         ]});
         let p = problems(meta);
         for expected in [
@@ -242,6 +263,8 @@ mod tests {
             "`sesame-auth` must not depend on external `hyper`",
             "`sesame-postgres` must not depend on `sesame-server`",
             "crate `sesame-new` has no layering rule",
+            "`sesame-tower` may use `sesame-server` only in dev-dependencies",
+            "`sesame-tower` must not depend on `sesame-postgres`",
         ] {
             assert!(p.iter().any(|l| l.contains(expected)), "missing {expected:?} in {p:#?}");
         }

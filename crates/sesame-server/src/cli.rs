@@ -1,26 +1,30 @@
-//! The `sesame` command line: `serve` (default), `migrate`, `key create`.
+//! The `sesame` command line: `serve` (default), `migrate`, `key create | list | revoke`.
 //!
 //! Wires configuration, storage, the engine and the HTTP server together; `main.rs` only calls
 //! [`main`]. Secrets printed here (a generated admin key, `key create`) go to the terminal once,
-//! never through the logger.
+//! never through the logger. Flags are defined in [`crate::config`]; what the key commands do
+//! through the engine is in [`keys`]. No HTTP handling here.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser as _;
 use sesame_auth::{AuthConfig, Engine};
 use sesame_model::{Role, Timestamp};
 use sesame_postgres::PgStore;
 use sesame_store::{MemoryStore, Store};
 use tokio::net::TcpListener;
 
-use crate::config::{Cli, Command, Config, DbArgs, KeyCommand, KeyCreateArgs, StoreConfig};
+use crate::config::{
+    Cli, Command, Config, DbArgs, KeyCommand, KeyCreateArgs, KeyRevokeArgs, StoreConfig,
+};
 use crate::{serve, telemetry, App};
+
+pub mod keys;
 
 /// Runs the command line; the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_or_exit();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -34,6 +38,8 @@ pub fn main() -> ExitCode {
             Some(Command::Serve(a)) => run_serve(a).await,
             Some(Command::Migrate(a)) => run_migrate(a).await,
             Some(Command::Key { command: KeyCommand::Create(a) }) => run_key_create(a).await,
+            Some(Command::Key { command: KeyCommand::List(a) }) => run_key_list(a).await,
+            Some(Command::Key { command: KeyCommand::Revoke(a) }) => run_key_revoke(a).await,
         }
     });
     match result {
@@ -87,6 +93,20 @@ async fn run_serve(args: crate::config::ServeArgs) -> Result<(), Failure> {
         StoreConfig::Postgres(pg) => (Arc::new(postgres(pg.clone(), cfg.migrate).await?), true),
     };
     let engine = Arc::new(Engine::new(store, cfg.auth.clone()).map_err(config_err)?);
+    // Bind both listeners before minting anything: a port in use must fail before a key is
+    // generated and printed (a key nobody can use, shown for nothing).
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| runtime_err(format!("cannot listen on {}: {e}", cfg.listen)))?;
+    let addr = listener.local_addr().map_err(runtime_err)?;
+    let metrics_listener = match cfg.metrics_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| runtime_err(format!("cannot listen for metrics on {addr}: {e}")))?,
+        ),
+        None => None,
+    };
     if cfg.auth.admin_secret.is_none() {
         if persistent {
             if !engine.has_admin_key().await.map_err(runtime_err)? {
@@ -94,12 +114,12 @@ async fn run_serve(args: crate::config::ServeArgs) -> Result<(), Failure> {
                     2,
                     "no admin key exists in this database and no admin secret is set.\n  \
                      Mint one:  sesame key create --role admin --database-url <url>\n  \
-                     or set SESAME_ADMIN_SECRET (16+ characters) to an operator secret."
+                     or set SESAME_ADMIN_SECRET to an operator secret (16 to 512 characters, no whitespace)."
                         .into(),
                 ));
             }
         } else {
-            let k = engine.mint_key(Role::Admin, None, None).await.map_err(runtime_err)?;
+            let k = keys::create(&engine, Role::Admin, None).await.map_err(runtime_err)?;
             // Straight to the terminal, once; never through the logger.
             eprintln!(
                 "sesame: generated an admin key for this in-memory run (shown once):\n  {}",
@@ -107,20 +127,14 @@ async fn run_serve(args: crate::config::ServeArgs) -> Result<(), Failure> {
             );
         }
     }
-    let listener = TcpListener::bind(cfg.listen)
-        .await
-        .map_err(|e| runtime_err(format!("cannot listen on {}: {e}", cfg.listen)))?;
-    let addr = listener.local_addr().map_err(runtime_err)?;
     tracing::info!(%addr, store = if persistent { "postgres" } else { "memory" }, "sesame listening on http://{addr}");
     if let Some(every) = cfg.sweep_interval {
         tokio::spawn(crate::sweeper(engine.clone(), every));
     }
     let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(());
-    if let Some(addr) = cfg.metrics_listen {
+    if let Some(l) = metrics_listener {
         let handle = crate::metrics::install().map_err(runtime_err)?;
-        let l = TcpListener::bind(addr)
-            .await
-            .map_err(|e| runtime_err(format!("cannot listen for metrics on {addr}: {e}")))?;
+        let addr = l.local_addr().map_err(runtime_err)?;
         tracing::info!(%addr, "metrics on http://{addr}/metrics");
         let mut stopped = metrics_stopped.clone();
         tokio::spawn(crate::metrics::serve_metrics(l, handle, engine.clone(), async move {
@@ -172,13 +186,18 @@ async fn run_migrate(a: DbArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn run_key_create(a: KeyCreateArgs) -> Result<(), Failure> {
-    telemetry::init(a.db.log_format);
-    let role: Role = a.role.parse().map_err(config_err)?;
-    let cfg = crate::config::pg_config(&a.db.database_url, 2, Duration::from_secs(10))
+/// An engine over the migrated database of `a`, for the key commands.
+async fn key_engine(a: &DbArgs) -> Result<Engine, Failure> {
+    telemetry::init(a.log_format);
+    let cfg = crate::config::pg_config(&a.database_url, 2, Duration::from_secs(10))
         .map_err(config_err)?;
     let store: Arc<dyn Store> = Arc::new(postgres(cfg, true).await?);
-    let engine = Engine::new(store, AuthConfig::default()).map_err(config_err)?;
+    Engine::new(store, AuthConfig::default()).map_err(config_err)
+}
+
+async fn run_key_create(a: KeyCreateArgs) -> Result<(), Failure> {
+    let role: Role = a.role.parse().map_err(config_err)?;
+    let engine = key_engine(&a.db).await?;
     let ttl = match a.ttl {
         None => None,
         Some(t) => Some(match t.parse::<i64>() {
@@ -187,8 +206,33 @@ async fn run_key_create(a: KeyCreateArgs) -> Result<(), Failure> {
             Err(_) => Timestamp::parse_rfc3339(&t).map_err(config_err)?,
         }),
     };
-    let k = engine.mint_key(role, ttl, None).await.map_err(runtime_err)?;
+    let k = keys::create(&engine, role, ttl).await.map_err(runtime_err)?;
     eprintln!("sesame: created {} key {} (the secret below is shown once)", k.key.role, k.key.id);
     println!("{}", k.secret.expose());
+    Ok(())
+}
+
+async fn run_key_list(a: DbArgs) -> Result<(), Failure> {
+    let engine = key_engine(&a).await?;
+    let mut out = std::io::stdout().lock();
+    let n = keys::list(&engine, &mut out).await.map_err(runtime_err)?;
+    eprintln!("sesame: {n} key(s)");
+    Ok(())
+}
+
+async fn run_key_revoke(a: KeyRevokeArgs) -> Result<(), Failure> {
+    let engine = key_engine(&a.db).await?;
+    let admin_remains = keys::revoke(&engine, &a.id).await.map_err(|e| match e {
+        sesame_auth::AuthError::InvalidArgument { .. }
+        | sesame_auth::AuthError::DocumentNotFound { .. } => config_err(e),
+        e => runtime_err(e),
+    })?;
+    eprintln!("sesame: revoked key {}", a.id);
+    if !admin_remains {
+        eprintln!(
+            "sesame: warning: no admin key remains; `sesame serve` on this database needs \
+             SESAME_ADMIN_SECRET or a new key (sesame key create --role admin)"
+        );
+    }
     Ok(())
 }

@@ -18,7 +18,13 @@ use crate::ServerConfig;
 
 /// Sesame: identities, password credentials, tokens and keys, after Fauna's auth model.
 #[derive(Debug, Parser)]
-#[command(name = "sesame", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "sesame",
+    version,
+    args_conflicts_with_subcommands = true,
+    after_help = "Without a command, `sesame` runs `sesame serve`; its flags are listed, grouped by \
+                  topic, by `sesame serve --help`."
+)]
 pub struct Cli {
     /// What to do (default: serve).
     #[command(subcommand)]
@@ -35,7 +41,7 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate(DbArgs),
-    /// Manage keys directly in the database.
+    /// Create, list and revoke keys directly in the database.
     Key {
         /// What to do with keys.
         #[command(subcommand)]
@@ -48,87 +54,163 @@ pub enum Command {
 pub enum KeyCommand {
     /// Mint a key and print its secret once, on standard output.
     Create(KeyCreateArgs),
+    /// List keys (id, role, created, expires); never their secrets, which are not stored.
+    List(DbArgs),
+    /// Revoke a key by id: its secret stops working at once, on every instance.
+    Revoke(KeyRevokeArgs),
+}
+
+impl Cli {
+    /// The command-line definition as `sesame` shows it: the flags of `serve`, which also work
+    /// without the `serve` command, are hidden from the top-level help so that it lists the
+    /// commands; `sesame serve --help` lists them, grouped by topic.
+    pub fn command() -> clap::Command {
+        <Cli as clap::CommandFactory>::command().mut_args(|a| a.hide(true))
+    }
+
+    /// Parses `args` (the first is the program name) with [`Cli::command`].
+    pub fn try_parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::FromArgMatches as _;
+        let mut cmd = Cli::command();
+        let m = cmd.try_get_matches_from_mut(args)?;
+        Cli::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))
+    }
+
+    /// Parses the process arguments, exiting with clap's message on error or `--help`.
+    pub fn parse_or_exit() -> Cli {
+        Cli::try_parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
 }
 
 /// Flags of `sesame serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on (HTTP/1.1 and cleartext HTTP/2 on one port).
-    #[arg(long, env = "SESAME_LISTEN", default_value = "127.0.0.1:8787")]
+    #[arg(long, help_heading = "Server", env = "SESAME_LISTEN", default_value = "127.0.0.1:8787")]
     pub listen: SocketAddr,
+    /// A secret that authenticates as admin: 16 to 512 characters, no whitespace. Compared in
+    /// constant time and never stored. Absent with the memory store: an admin key is generated and printed
+    /// once. Absent with Postgres: an admin key must exist (`sesame key create --role admin`).
+    #[arg(long, help_heading = "Server", env = "SESAME_ADMIN_SECRET", hide_env_values = true)]
+    pub admin_secret: Option<String>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, help_heading = "Server", env = "SESAME_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+    /// Longest wait for in-flight requests at shutdown, seconds.
+    #[arg(
+        long,
+        help_heading = "Server",
+        env = "SESAME_SHUTDOWN_TIMEOUT_SECS",
+        default_value_t = 10
+    )]
+    pub shutdown_timeout_secs: u64,
     /// Postgres URL (postgres://user:pass@host:port/db). Absent: an in-memory store that keeps
     /// nothing across restarts.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    #[arg(long, help_heading = "Storage", env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
-    /// A secret that authenticates as admin (at least 16 characters), compared in constant time
-    /// and never stored. Absent with the memory store: an admin key is generated and printed
-    /// once. Absent with Postgres: an admin key must exist (`sesame key create --role admin`).
-    #[arg(long, env = "SESAME_ADMIN_SECRET", hide_env_values = true)]
-    pub admin_secret: Option<String>,
-    /// Log line format.
-    #[arg(long, env = "SESAME_LOG_FORMAT", value_enum, default_value = "human")]
-    pub log_format: LogFormat,
-    /// Largest request body accepted, in bytes.
-    #[arg(long, env = "SESAME_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
-    pub max_body_bytes: usize,
-    /// Argon2id memory per hash, KiB (OWASP: 19456).
-    #[arg(long, env = "SESAME_HASH_MEMORY_KIB", default_value_t = HashParams::OWASP.m_cost_kib)]
-    pub hash_memory_kib: u32,
-    /// Argon2id iterations (OWASP: 2).
-    #[arg(long, env = "SESAME_HASH_ITERATIONS", default_value_t = HashParams::OWASP.t_cost)]
-    pub hash_iterations: u32,
-    /// Argon2id lanes (OWASP: 1).
-    #[arg(long, env = "SESAME_HASH_PARALLELISM", default_value_t = HashParams::OWASP.p_cost)]
-    pub hash_parallelism: u32,
-    /// Hashes run at once [default: CPUs − 1, at least 1].
-    #[arg(long, env = "SESAME_HASH_THREADS")]
-    pub hash_threads: Option<usize>,
-    /// Shortest password accepted when one is set, in bytes.
-    #[arg(long, env = "SESAME_MIN_PASSWORD_LENGTH", default_value_t = 1)]
-    pub min_password_length: usize,
-    /// Longest password accepted, in bytes.
-    #[arg(long, env = "SESAME_MAX_PASSWORD_LENGTH", default_value_t = 1024)]
-    pub max_password_length: usize,
     /// Extra trusted CA certificates (PEM) for a database URL with `sslmode=require` (Mozilla's
     /// roots are always trusted). Without `sslmode=require` the connection is plaintext.
-    #[arg(long, env = "SESAME_DATABASE_CA_FILE")]
+    #[arg(long, help_heading = "Storage", env = "SESAME_DATABASE_CA_FILE")]
     pub database_ca_file: Option<std::path::PathBuf>,
     /// Most Postgres connections.
-    #[arg(long, env = "SESAME_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    #[arg(long, help_heading = "Storage", env = "SESAME_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: usize,
     /// Longest wait to connect to Postgres or get a pooled connection, seconds.
-    #[arg(long, env = "SESAME_DB_TIMEOUT_SECS", default_value_t = 5)]
+    #[arg(long, help_heading = "Storage", env = "SESAME_DB_TIMEOUT_SECS", default_value_t = 5)]
     pub db_timeout_secs: u64,
-    /// Longest wait for in-flight requests at shutdown, seconds.
-    #[arg(long, env = "SESAME_SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
-    pub shutdown_timeout_secs: u64,
     /// How often expired tokens are deleted, seconds (0: never; expiry is enforced at use
     /// time regardless).
-    #[arg(long, env = "SESAME_SWEEP_INTERVAL_SECS", default_value_t = 60)]
+    #[arg(
+        long,
+        help_heading = "Storage",
+        env = "SESAME_SWEEP_INTERVAL_SECS",
+        default_value_t = 60
+    )]
     pub sweep_interval_secs: u64,
+    /// Do not apply migrations at start-up (run `sesame migrate` yourself).
+    #[arg(long, help_heading = "Storage", env = "SESAME_SKIP_MIGRATIONS")]
+    pub skip_migrations: bool,
+    /// Argon2id memory per hash, KiB (OWASP: 19456).
+    #[arg(long, help_heading = "Hashing", env = "SESAME_HASH_MEMORY_KIB", default_value_t = HashParams::OWASP.m_cost_kib)]
+    pub hash_memory_kib: u32,
+    /// Argon2id iterations (OWASP: 2).
+    #[arg(long, help_heading = "Hashing", env = "SESAME_HASH_ITERATIONS", default_value_t = HashParams::OWASP.t_cost)]
+    pub hash_iterations: u32,
+    /// Argon2id lanes (OWASP: 1).
+    #[arg(long, help_heading = "Hashing", env = "SESAME_HASH_PARALLELISM", default_value_t = HashParams::OWASP.p_cost)]
+    pub hash_parallelism: u32,
+    /// Hashes run at once [default: CPUs − 1, at least 1].
+    #[arg(long, help_heading = "Hashing", env = "SESAME_HASH_THREADS")]
+    pub hash_threads: Option<usize>,
+    /// Shortest password accepted when one is set, in bytes.
+    #[arg(long, help_heading = "Hashing", env = "SESAME_MIN_PASSWORD_LENGTH", default_value_t = 1)]
+    pub min_password_length: usize,
+    /// Longest password accepted, in bytes.
+    #[arg(
+        long,
+        help_heading = "Hashing",
+        env = "SESAME_MAX_PASSWORD_LENGTH",
+        default_value_t = 1024
+    )]
+    pub max_password_length: usize,
     /// Login attempts allowed per client address per minute (0: no per-address limit; the
     /// per-account throttle always applies).
-    #[arg(long, env = "SESAME_LOGIN_RATE_PER_IP", default_value_t = 60)]
+    #[arg(
+        long,
+        help_heading = "Throttling",
+        env = "SESAME_LOGIN_RATE_PER_IP",
+        default_value_t = 60
+    )]
     pub login_rate_per_ip: u32,
     /// Login attempts a client address may make in a burst.
-    #[arg(long, env = "SESAME_LOGIN_BURST_PER_IP", default_value_t = 20)]
+    #[arg(
+        long,
+        help_heading = "Throttling",
+        env = "SESAME_LOGIN_BURST_PER_IP",
+        default_value_t = 20
+    )]
     pub login_burst_per_ip: u32,
     /// Consecutive failed logins per account before delays start (0: no delays).
-    #[arg(long, env = "SESAME_THROTTLE_FREE_FAILURES", default_value_t = 3)]
+    #[arg(
+        long,
+        help_heading = "Throttling",
+        env = "SESAME_THROTTLE_FREE_FAILURES",
+        default_value_t = 3
+    )]
     pub throttle_free_failures: u32,
     /// Longest delay between failed logins on one account, seconds.
-    #[arg(long, env = "SESAME_THROTTLE_MAX_DELAY_SECS", default_value_t = 60)]
+    #[arg(
+        long,
+        help_heading = "Throttling",
+        env = "SESAME_THROTTLE_MAX_DELAY_SECS",
+        default_value_t = 60
+    )]
     pub throttle_max_delay_secs: u64,
+    /// Log line format.
+    #[arg(
+        long,
+        help_heading = "Observability",
+        env = "SESAME_LOG_FORMAT",
+        value_enum,
+        default_value = "human"
+    )]
+    pub log_format: LogFormat,
     /// How long audit events are kept, days (0: forever).
-    #[arg(long, env = "SESAME_AUDIT_RETENTION_DAYS", default_value_t = 90)]
+    #[arg(
+        long,
+        help_heading = "Observability",
+        env = "SESAME_AUDIT_RETENTION_DAYS",
+        default_value_t = 90
+    )]
     pub audit_retention_days: u32,
     /// Serve Prometheus metrics at `GET /metrics` on this separate address (e.g.
     /// 127.0.0.1:9187). Absent: no metrics. Keep it private: it has no authentication.
-    #[arg(long, env = "SESAME_METRICS_LISTEN")]
+    #[arg(long, help_heading = "Observability", env = "SESAME_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
-    /// Do not apply migrations at start-up (run `sesame migrate` yourself).
-    #[arg(long, env = "SESAME_SKIP_MIGRATIONS")]
-    pub skip_migrations: bool,
 }
 
 /// Flags of commands that only need the database.
@@ -154,6 +236,16 @@ pub struct KeyCreateArgs {
     /// When the key expires: RFC 3339 time, or seconds from now.
     #[arg(long)]
     pub ttl: Option<String>,
+}
+
+/// Flags of `sesame key revoke`.
+#[derive(Debug, Clone, Args)]
+pub struct KeyRevokeArgs {
+    /// The database.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The id of the key to revoke (see `sesame key list`).
+    pub id: String,
 }
 
 /// Where data lives.
@@ -203,13 +295,93 @@ pub fn pg_config(
         acquire_timeout: timeout,
         ..PgConfig::new(url)
     };
-    if cfg.check().is_err() {
+    let problem = url_problem(url);
+    if problem.is_some() || cfg.check().is_err() {
         return Err(ConfigError(format!(
-            "--database-url / DATABASE_URL is not a valid Postgres URL: {}",
-            cfg.redacted_url()
+            "--database-url / DATABASE_URL is not a valid Postgres URL ({}): {}",
+            problem.unwrap_or("it could not be parsed"),
+            safe_url(url)
         )));
     }
     Ok(cfg)
+}
+
+/// What is wrong with a Postgres URL, in words that never quote its parts (a mistyped URL can
+/// put a password where a host or port belongs). `None` when nothing obvious is; the driver's
+/// parser has the last word.
+fn url_problem(url: &str) -> Option<&'static str> {
+    const FORM: &str = "expected postgres://user:password@host:port/database";
+    if url.chars().any(|c| c.is_whitespace()) && url.contains("://") {
+        return Some("it contains whitespace");
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        // libpq's `key=value` form (`host=… dbname=…`) has no scheme.
+        return if url.contains('=') { None } else { Some(FORM) };
+    };
+    if scheme != "postgres" && scheme != "postgresql" {
+        return Some("the scheme must be postgres:// or postgresql://");
+    }
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let (userinfo, hosts) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    if userinfo.is_some_and(str::is_empty) {
+        return Some("the user name before `@` is empty");
+    }
+    if hosts.is_empty() {
+        let host_param = rest.split_once('?').is_some_and(|(_, q)| {
+            q.split('&').any(|kv| kv.starts_with("host=") && kv.len() > "host=".len())
+        });
+        return (!host_param).then_some("no host: expected @host after the user name");
+    }
+    for host in hosts.split(',') {
+        let (name, port) = if let Some(v6) = host.strip_prefix('[') {
+            match v6.split_once(']') {
+                Some((addr, tail)) => (addr, tail.strip_prefix(':')),
+                None => return Some("an IPv6 host is missing its closing `]`"),
+            }
+        } else {
+            match host.rsplit_once(':') {
+                Some((n, p)) => (n, Some(p)),
+                None => (host, None),
+            }
+        };
+        if name.is_empty() {
+            return Some("a host name is empty");
+        }
+        if let Some(p) = port {
+            if !matches!(p.parse::<u16>(), Ok(1..)) {
+                return Some("the port is not a number from 1 to 65535");
+            }
+        }
+    }
+    None
+}
+
+/// The URL for an error message: the password (and anything that may be one) replaced by `****`.
+fn safe_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "****".into();
+    };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _)) => format!("{name}:****@{host}"),
+            None => format!("{user}@{host}"),
+        },
+        // No `@`: `user:password` typed without a host would look like `host:port`.
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) if port.parse::<u16>().is_err() => format!("{host}:****"),
+            _ => authority.to_owned(),
+        },
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, _)) => format!("{path}?…"),
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 impl Config {
@@ -291,8 +463,6 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser as _;
-
     use super::*;
 
     fn serve_args(args: &[&str]) -> ServeArgs {
@@ -341,6 +511,70 @@ mod tests {
         ] {
             let e = Config::from_args(serve_args(&args)).unwrap_err();
             assert!(e.to_string().contains(flag), "{e}");
+        }
+    }
+
+    #[test]
+    fn bad_database_urls_say_why_and_never_show_the_password() {
+        for (url, reason) in [
+            ("not a url", "expected postgres://user:password@host:port/database"),
+            ("mysql://app:pw-SECRET-1@db.example/sesame", "scheme"),
+            ("postgres://app:pw-SECRET-1@db.example:54x2/sesame", "port"),
+            ("postgres://app:pw-SECRET-1@db.example:0/sesame", "port"),
+            ("postgres://app:pw-SECRET-1@/sesame", "no host"),
+            ("postgres://app:pw-SECRET-1@[::1/sesame", "IPv6"),
+            // A forgotten `@host`: the password sits where a port belongs.
+            ("postgres://app:pw-SECRET-1", "port"),
+            ("postgres://app:pw SECRET-1@db.example/sesame", "whitespace"),
+        ] {
+            let e =
+                Config::from_args(serve_args(&["--database-url", url])).unwrap_err().to_string();
+            assert!(e.contains("--database-url"), "{url}: {e}");
+            assert!(e.contains(reason), "{url}: expected {reason:?} in {e}");
+            assert!(!e.contains("SECRET"), "{url}: the password leaked: {e}");
+        }
+        for url in [
+            "postgres://app:pw@db.example:5432/sesame",
+            "postgresql://app@127.0.0.1/sesame?sslmode=disable",
+            "postgres://app:pw@[::1]:5432/sesame",
+            "postgres://app:pw@h1:5432,h2:5433/sesame",
+            "postgres:///sesame?host=/var/run/postgresql",
+            "host=127.0.0.1 user=app dbname=sesame",
+        ] {
+            assert!(pg_config(url, 1, Duration::from_secs(1)).is_ok(), "{url} is valid");
+        }
+    }
+
+    #[test]
+    fn help_is_grouped_by_topic_and_states_the_real_rules() {
+        let top = Cli::command().render_help().to_string();
+        assert!(top.contains("serve") && top.contains("key"), "{top}");
+        assert!(!top.contains("--hash-memory-kib"), "serve flags stay out of the top level: {top}");
+        assert!(top.contains("sesame serve --help"), "{top}");
+        let mut cmd = Cli::command();
+        let serve = cmd.find_subcommand_mut("serve").expect("serve").render_help().to_string();
+        let at = |s: &str| serve.find(s).unwrap_or_else(|| panic!("{s} missing from\n{serve}"));
+        for (heading, flag) in [
+            ("Server:", "--listen"),
+            ("Storage:", "--database-url"),
+            ("Hashing:", "--hash-memory-kib"),
+            ("Throttling:", "--login-rate-per-ip"),
+            ("Observability:", "--metrics-listen"),
+        ] {
+            assert!(at(heading) < at(flag), "{flag} under {heading}");
+        }
+        assert!(serve.contains("16 to 512 characters, no whitespace"), "{serve}");
+        // The serve flags still work without the command.
+        let cli = Cli::try_parse_from(["sesame", "--listen", "127.0.0.1:9"]).expect("parses");
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.listen.port(), 9);
+        for argv in [&["sesame", "key", "list"][..], &["sesame", "key", "revoke", "123"]] {
+            let mut argv = argv.to_vec();
+            argv.extend(["--database-url", "postgres://a@b/c"]);
+            assert!(matches!(
+                Cli::try_parse_from(argv).expect("parses").command,
+                Some(Command::Key { .. })
+            ));
         }
     }
 }
