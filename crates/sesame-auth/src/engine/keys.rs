@@ -1,0 +1,102 @@
+//! Keys: create (for a caller or for the operator), list, read, revoke, and the "is there an
+//! admin key" question the CLI asks at start-up.
+
+use super::*;
+
+impl Engine {
+    /// Creates a key with a built-in role (admin).
+    pub async fn create_key(
+        &self,
+        p: &Principal,
+        role: Role,
+        ttl: Option<Timestamp>,
+        data: Option<Data>,
+    ) -> Result<NewKey, AuthError> {
+        self.check(p, Access::WriteKeys)?;
+        self.mint_key_by(Some(&actor_name(p)), role, ttl, data).await
+    }
+
+    /// Creates a key without a principal: for the operator's `sesame key create`, which has
+    /// direct access to the store anyway. Not reachable over the network.
+    pub async fn mint_key(
+        &self,
+        role: Role,
+        ttl: Option<Timestamp>,
+        data: Option<Data>,
+    ) -> Result<NewKey, AuthError> {
+        self.mint_key_by(None, role, ttl, data).await
+    }
+
+    pub(super) async fn mint_key_by(
+        &self,
+        actor: Option<&str>,
+        role: Role,
+        ttl: Option<Timestamp>,
+        data: Option<Data>,
+    ) -> Result<NewKey, AuthError> {
+        let secret =
+            Secret::from_random_bytes(SecretKind::Key, &random_bytes::<SECRET_RANDOM_BYTES>()?);
+        let digest = secret.digest();
+        let ts = self.clock.now();
+        let key = self
+            .with_fresh_id(|id| {
+                let k = Key { id, role, ts, ttl, data: data.clone() };
+                async move { self.store.create_key(&k, &digest).await.map(|()| k) }
+            })
+            .await?;
+        let mut e = self.event(AuditKind::KeyCreated, None);
+        e.actor = Some(actor.unwrap_or("operator").to_owned());
+        (e.key, e.reason) = (Some(key.id), Some(role.as_str().to_owned()));
+        self.emit(e).await;
+        Ok(NewKey { key, secret })
+    }
+
+    /// Lists keys (admin).
+    pub async fn list_keys(
+        &self,
+        p: &Principal,
+        after: Option<DocId>,
+        size: Option<usize>,
+    ) -> Result<Page<Key>, AuthError> {
+        self.check(p, Access::ReadKeys)?;
+        let size = self.page_size(size)?;
+        Ok(self.store.list_keys(after, size).await?)
+    }
+
+    /// Whether any unexpired admin key exists (the server's start-up check).
+    pub async fn has_admin_key(&self) -> Result<bool, AuthError> {
+        let now = self.clock.now();
+        let mut after = None;
+        loop {
+            let page = self.store.list_keys(after, 500).await?;
+            if page.data.iter().any(|k| k.role == Role::Admin && k.ttl.is_none_or(|t| t > now)) {
+                return Ok(true);
+            }
+            match page.after {
+                Some(a) => after = Some(a),
+                None => return Ok(false),
+            }
+        }
+    }
+
+    /// A key by id (admin).
+    pub async fn get_key(&self, p: &Principal, id: DocId) -> Result<Key, AuthError> {
+        self.check(p, Access::ReadKeys)?;
+        self.store
+            .key_by_id(id)
+            .await
+            .map_err(|e| AuthError::from_store(e, item_not_found("Key", id)))
+    }
+
+    /// Revokes a key (admin).
+    pub async fn delete_key(&self, p: &Principal, id: DocId) -> Result<(), AuthError> {
+        self.check(p, Access::WriteKeys)?;
+        if !self.store.delete_key(id).await? {
+            return Err(AuthError::from_store(StoreError::NotFound, item_not_found("Key", id)));
+        }
+        let mut e = self.event(AuditKind::KeyRevoked, Some(p));
+        e.key = Some(id);
+        self.emit(e).await;
+        Ok(())
+    }
+}
