@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sesame_server::wire;
+use sesame_server::rest::wire;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(v) = wire::parse_json(data) {
@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = wire::parse::<wire::ChangePassword>(data);
     if let Ok(l) = wire::parse::<wire::Login>(data) {
-        let _ = wire::ttl(l.ttl, sesame_model::Timestamp::from_micros(0).unwrap());
+        let _ = wire::ttl(l.ttl);
     }
     let _ = wire::parse::<wire::Verify>(data);
     let _ = wire::parse::<wire::LoginByMatch>(data);

@@ -2,8 +2,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sesame_server::router::Route;
-use sesame_server::wire;
+use sesame_server::rest::router::Route;
+use sesame_server::rest::wire;
 
 fuzz_target!(|data: &[u8]| {
     let s = String::from_utf8_lossy(data);

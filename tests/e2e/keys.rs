@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use sesame_auth::{AuthConfig, AuthError, Engine, Principal};
+use sesame_auth::{AuthConfig, AuthError, Engine};
 use sesame_model::{Role, Secret};
 use sesame_server::cli::keys;
 use sesame_store::{MemoryStore, Store};
@@ -49,7 +49,7 @@ async fn list_and_revoke(store: Arc<dyn Store>) {
     assert_eq!(keys::list(&engine, &mut out).await.expect("list"), 0);
 
     // Both revocations are audited as the operator acting as admin.
-    let p = Principal::Key { key_id: None, role: Role::Admin };
+    let p = sesame_auth::Caller::key(Role::Admin);
     let audit = engine.list_audit(&p, &Default::default(), None, None).await.expect("audit");
     let revoked = audit.data.iter().filter(|e| e.kind.as_str() == "key_revoked").count();
     assert_eq!(revoked, 2, "{:?}", audit.data);

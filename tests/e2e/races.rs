@@ -8,8 +8,10 @@ use serde_json::json;
 use sesame_server::ServerConfig;
 use sesame_tests::{test_auth_config, TestServer, ADMIN};
 
-fn no_address_limit() -> ServerConfig {
-    ServerConfig { login_per_minute_per_ip: 0, ..ServerConfig::default() }
+fn no_address_limit() -> sesame_auth::AuthConfig {
+    let mut auth = test_auth_config();
+    auth.throttle.per_address_per_minute = 0;
+    auth
 }
 
 /// One instance on memory, or two on one Postgres schema (`None` when Postgres is not set up
@@ -17,13 +19,15 @@ fn no_address_limit() -> ServerConfig {
 async fn servers(postgres: bool) -> Option<(TestServer, Option<TestServer>)> {
     if !postgres {
         let store = std::sync::Arc::new(sesame_store::MemoryStore::new());
-        return Some((TestServer::start(store, None, no_address_limit()).await, None));
+        let s = TestServer::start_with(store, None, ServerConfig::default(), no_address_limit());
+        return Some((s.await, None));
     }
     let db = sesame_postgres::testing::TestDb::new().await?;
     let b_store = std::sync::Arc::new(sesame_postgres::PgStore::new(db.config.clone()).unwrap());
     let a_store = db.store.clone();
-    let a = TestServer::start(a_store, Some(db), no_address_limit()).await;
-    let b = TestServer::start(b_store, None, no_address_limit()).await;
+    let a = TestServer::start_with(a_store, Some(db), ServerConfig::default(), no_address_limit());
+    let b = TestServer::start_with(b_store, None, ServerConfig::default(), no_address_limit());
+    let (a, b) = (a.await, b.await);
     Some((a, Some(b)))
 }
 

@@ -54,13 +54,10 @@ async fn failed_logins_on_an_account_get_429_without_hashing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_gets_a_bounded_number_of_login_attempts() {
-    let config = ServerConfig {
-        login_per_minute_per_ip: 1,
-        login_burst_per_ip: 2,
-        ..ServerConfig::default()
-    };
+    let mut auth = sesame_tests::test_auth_config();
+    (auth.throttle.per_address_per_minute, auth.throttle.per_address_burst) = (1, 2);
     let store = std::sync::Arc::new(sesame_store::MemoryStore::new());
-    let s = TestServer::start(store, None, config).await;
+    let s = TestServer::start_with(store, None, ServerConfig::default(), auth).await;
     let cred = jane(&s).await;
     let mut codes = Vec::new();
     for i in 0..4 {

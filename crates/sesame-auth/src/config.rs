@@ -56,6 +56,11 @@ pub struct ThrottleConfig {
     /// 0 disables the bound. Further concurrent attempts are refused as throttled before any
     /// hashing, whatever the delay schedule says.
     pub max_concurrent_attempts: u32,
+    /// Password checks per minute per client address block (an IPv4 address or an IPv6 /64),
+    /// on every surface (default 60); 0 disables the per-address bucket. Kept per process.
+    pub per_address_per_minute: u32,
+    /// Burst of the per-address bucket (default 20).
+    pub per_address_burst: u32,
 }
 
 impl ThrottleConfig {
@@ -80,6 +85,8 @@ impl Default for ThrottleConfig {
             max_delay_secs: 60,
             max_failures_per_hour: 100,
             max_concurrent_attempts: 2,
+            per_address_per_minute: 60,
+            per_address_burst: 20,
         }
     }
 }

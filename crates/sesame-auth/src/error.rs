@@ -48,6 +48,13 @@ pub enum AuthError {
         /// Seconds until an attempt will be considered again.
         retry_after_secs: u64,
     },
+    /// Too many password checks from this client address (block); retry after the given
+    /// seconds. Code `throttled`, like [`AuthError::Throttled`].
+    #[error("Too many login attempts from this address; retry in {retry_after_secs} s.")]
+    RateLimited {
+        /// Seconds until the address's bucket has room again.
+        retry_after_secs: u64,
+    },
     /// Something unexpected; details are in the source chain, for logs only.
     #[error("Internal error.")]
     Internal(#[source] BoxError),
@@ -78,7 +85,22 @@ impl AuthError {
             AuthError::InvalidArgument { .. } => "invalid_argument",
             AuthError::Unavailable(_) => "unavailable",
             AuthError::Internal(_) => "internal",
-            AuthError::Throttled { .. } => "throttled",
+            AuthError::Throttled { .. } | AuthError::RateLimited { .. } => "throttled",
+        }
+    }
+
+    /// The HTTP status this code maps to (Sesame's REST table), for any HTTP surface or
+    /// embedding service: 401, 403, 400, 409, 404, 503, 429 or 500.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            AuthError::Unauthorized => 401,
+            AuthError::PermissionDenied => 403,
+            AuthError::InvalidSecret | AuthError::InvalidArgument { .. } => 400,
+            AuthError::ConstraintFailure { .. } => 409,
+            AuthError::DocumentNotFound { .. } => 404,
+            AuthError::Unavailable(_) => 503,
+            AuthError::Throttled { .. } | AuthError::RateLimited { .. } => 429,
+            AuthError::Internal(_) => 500,
         }
     }
 

@@ -18,7 +18,7 @@ pub use config::{AuthConfig, HashParams, ThrottleConfig};
 pub use engine::{Engine, NewKey, NewToken};
 pub use error::AuthError;
 pub use hasher::{HashStats, Hasher, Verified};
-pub use principal::{Access, Principal};
+pub use principal::{Access, Caller, Principal, Target};
 
 #[cfg(test)]
 mod tests;

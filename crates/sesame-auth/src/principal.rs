@@ -10,7 +10,56 @@
 //! | `server-readonly` key | the reads of `server` (not `verify`: a password check writes throttling state and can delay an account) |
 //! | token | read its own token and the other tokens of its identity; delete them (log out); read its identity document and its credential |
 
-use sesame_model::{CollectionName, DocId, DocRef, Role, Token};
+use sesame_model::{ClientInfo, CollectionName, DocId, DocRef, Role, Token};
+
+/// Who is calling, and from where: the context every engine operation takes, whatever the
+/// surface (REST, the query protocol, an embedding program).
+///
+/// An application acting as itself in-process uses [`Caller::key`] (e.g. `Role::Server`):
+/// a key principal with no stored key behind it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caller {
+    /// The authenticated principal.
+    pub principal: Principal,
+    /// What the surface saw of the client: its address (for per-address limits and session
+    /// metadata) and user agent. Empty for in-process callers.
+    pub client: ClientInfo,
+}
+
+impl Caller {
+    /// A caller seen at `client`.
+    pub fn new(principal: Principal, client: ClientInfo) -> Self {
+        Caller { principal, client }
+    }
+
+    /// An in-process caller with a built-in role and no stored key (the intended way for an
+    /// embedding application to act as itself).
+    pub fn key(role: Role) -> Self {
+        Caller::from(Principal::Key { key_id: None, role })
+    }
+}
+
+impl From<Principal> for Caller {
+    fn from(principal: Principal) -> Self {
+        Caller { principal, client: ClientInfo::default() }
+    }
+}
+
+/// What an access is about: one identity's document, or any document (for checks made before
+/// the document is known, which only depend on the principal's role).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Target<'a> {
+    /// This document (or its credential, or its tokens).
+    Document(&'a DocRef),
+    /// Whichever document: only a role that may act on every document passes.
+    Any,
+}
+
+impl<'a> From<&'a DocRef> for Target<'a> {
+    fn from(d: &'a DocRef) -> Self {
+        Target::Document(d)
+    }
+}
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +108,7 @@ impl Principal {
             Principal::Key { .. } => false,
             Principal::Token(t) => match access {
                 ReadDocument(d) | ReadCredential(d) | ReadToken(d) | DeleteToken(d) => {
-                    **d == t.document
+                    matches!(d, Target::Document(d) if **d == t.document)
                 }
                 _ => false,
             },
@@ -77,13 +126,13 @@ pub enum Access<'a> {
     /// Create or delete collections.
     WriteSchema,
     /// Read one document.
-    ReadDocument(&'a DocRef),
+    ReadDocument(Target<'a>),
     /// List or search a collection's documents.
     ListDocuments(&'a CollectionName),
     /// Create, update, replace or delete documents in a collection.
     WriteDocument(&'a CollectionName),
     /// Read the credential of this document.
-    ReadCredential(&'a DocRef),
+    ReadCredential(Target<'a>),
     /// Create, change or delete credentials.
     WriteCredential,
     /// Check a password without logging in.
@@ -91,9 +140,9 @@ pub enum Access<'a> {
     /// Create tokens: `login` and `Token.create`.
     CreateToken,
     /// Read tokens (or list them) of this identity document.
-    ReadToken(&'a DocRef),
+    ReadToken(Target<'a>),
     /// Delete tokens of this identity document.
-    DeleteToken(&'a DocRef),
+    DeleteToken(Target<'a>),
     /// Read or list keys.
     ReadKeys,
     /// Create or delete keys.
@@ -123,13 +172,13 @@ impl Access<'_> {
         }
     }
 
-    /// The document the access is about, if any.
+    /// The document the access is about, if one.
     pub fn document(&self) -> Option<&DocRef> {
         match self {
-            Access::ReadDocument(d)
-            | Access::ReadCredential(d)
-            | Access::ReadToken(d)
-            | Access::DeleteToken(d) => Some(d),
+            Access::ReadDocument(Target::Document(d))
+            | Access::ReadCredential(Target::Document(d))
+            | Access::ReadToken(Target::Document(d))
+            | Access::DeleteToken(Target::Document(d)) => Some(d),
             _ => None,
         }
     }

@@ -24,7 +24,7 @@ pub use document::{
 pub use error::ModelError;
 pub use id::{DocId, IdGenerator};
 pub use name::{Collection, CollectionName, RESERVED_COLLECTION_NAMES};
-pub use timestamp::Timestamp;
+pub use timestamp::{Timestamp, Ttl};
 
 #[cfg(test)]
 mod tests;

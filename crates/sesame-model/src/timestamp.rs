@@ -132,3 +132,36 @@ impl fmt::Debug for Timestamp {
         write!(f, "Timestamp({})", self.to_rfc3339())
     }
 }
+
+/// When a token or key expires, as a caller says it: an instant, or seconds from now.
+/// Resolved by the engine against its own clock, with the same bounds on every surface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ttl {
+    /// At this instant (one in the past is accepted, as in Fauna, and never authenticates).
+    At(Timestamp),
+    /// This many seconds from now: 1 to [`Ttl::MAX_SECONDS`].
+    In(i64),
+}
+
+impl Ttl {
+    /// The longest relative ttl: 100 years.
+    pub const MAX_SECONDS: i64 = 100 * 365 * 86_400;
+
+    /// The instant this ttl names, seen at `now`.
+    pub fn resolve(self, now: Timestamp) -> Result<Timestamp, ModelError> {
+        match self {
+            Ttl::At(t) => Ok(t),
+            Ttl::In(secs) if (1..=Ttl::MAX_SECONDS).contains(&secs) => Ok(now.plus_seconds(secs)),
+            Ttl::In(_) => Err(ModelError::InvalidTime(format!(
+                "`ttl` in seconds must be between 1 and {}",
+                Ttl::MAX_SECONDS
+            ))),
+        }
+    }
+}
+
+impl From<Timestamp> for Ttl {
+    fn from(t: Timestamp) -> Self {
+        Ttl::At(t)
+    }
+}

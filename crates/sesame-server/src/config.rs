@@ -430,8 +430,6 @@ impl Config {
             server: ServerConfig {
                 max_body_bytes: a.max_body_bytes.max(1),
                 shutdown_timeout: Duration::from_secs(a.shutdown_timeout_secs),
-                login_per_minute_per_ip: a.login_rate_per_ip,
-                login_burst_per_ip: a.login_burst_per_ip,
                 ..ServerConfig::default()
             },
             auth: AuthConfig {
@@ -447,6 +445,8 @@ impl Config {
                 throttle: sesame_auth::ThrottleConfig {
                     free_failures: a.throttle_free_failures,
                     max_delay_secs: a.throttle_max_delay_secs.max(1),
+                    per_address_per_minute: a.login_rate_per_ip,
+                    per_address_burst: a.login_burst_per_ip,
                     ..sesame_auth::ThrottleConfig::default()
                 },
                 ..AuthConfig::default()

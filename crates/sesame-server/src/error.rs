@@ -8,7 +8,7 @@
 use http::{header, HeaderValue, Response, StatusCode};
 use sesame_auth::AuthError;
 
-use crate::wire::{json_response, Body};
+use crate::response::{json_response, Body};
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -31,15 +31,12 @@ pub enum ApiError {
     /// The request's headers are larger than the limit.
     #[error("Request headers are too large (limit {0} bytes).")]
     HeadersTooLarge(usize),
-    /// Too many login attempts from this client address.
-    #[error("Too many login attempts from this address; retry in {0} s.")]
-    RateLimited(u64),
     /// The body is not JSON.
     #[error("Content-Type must be application/json.")]
     UnsupportedMediaType,
-    /// A handler panicked or something else unexpected happened.
+    /// A handler panicked or something else unexpected happened; the source is for the log.
     #[error("Internal error.")]
-    Internal,
+    Internal(#[source] sesame_store::BoxError),
 }
 
 impl ApiError {
@@ -72,26 +69,24 @@ impl ApiError {
             ApiError::TooLarge(_) => "request_size_exceeded",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::HeadersTooLarge(_) => "request_header_too_large",
-            ApiError::RateLimited(_) => "throttled",
-            ApiError::Internal => "internal",
+            ApiError::Internal(_) => "internal",
         }
     }
 
-    /// The HTTP status for each code: the only place this mapping exists.
+    /// The HTTP status of each error: the only place this mapping exists (engine errors carry
+    /// theirs, [`AuthError::http_status`]).
     pub fn status(&self) -> StatusCode {
-        match self.code() {
-            "unauthorized" => StatusCode::UNAUTHORIZED,
-            "permission_denied" => StatusCode::FORBIDDEN,
-            "invalid_secret" | "invalid_argument" | "invalid_request" => StatusCode::BAD_REQUEST,
-            "document_not_found" | "not_found" => StatusCode::NOT_FOUND,
-            "constraint_failure" => StatusCode::CONFLICT,
-            "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
-            "request_size_exceeded" => StatusCode::PAYLOAD_TOO_LARGE,
-            "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "request_header_too_large" => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
-            "throttled" => StatusCode::TOO_MANY_REQUESTS,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        match self {
+            ApiError::Auth(e) => {
+                StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+            ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::RouteNotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -123,7 +118,7 @@ impl ApiError {
                 h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             ApiError::Auth(AuthError::Throttled { retry_after_secs: s })
-            | ApiError::RateLimited(s) => {
+            | ApiError::Auth(AuthError::RateLimited { retry_after_secs: s }) => {
                 h.insert(header::RETRY_AFTER, HeaderValue::from(*s));
             }
             _ => {}
@@ -172,8 +167,8 @@ mod tests {
             (ApiError::TooLarge(1), StatusCode::PAYLOAD_TOO_LARGE),
             (ApiError::UnsupportedMediaType, StatusCode::UNSUPPORTED_MEDIA_TYPE),
             (ApiError::HeadersTooLarge(1), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
-            (ApiError::RateLimited(3), StatusCode::TOO_MANY_REQUESTS),
-            (ApiError::Internal, StatusCode::INTERNAL_SERVER_ERROR),
+            (AuthError::RateLimited { retry_after_secs: 3 }.into(), StatusCode::TOO_MANY_REQUESTS),
+            (ApiError::Internal("secret detail".into()), StatusCode::INTERNAL_SERVER_ERROR),
         ];
         let mut seen = std::collections::HashSet::new();
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();

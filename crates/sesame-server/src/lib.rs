@@ -4,9 +4,10 @@
 //! and cleartext HTTP/2 with prior knowledge on the same port (hyper-util's auto builder), until
 //! the `shutdown` future resolves; then it stops accepting and drains in-flight requests within
 //! [`ServerConfig::shutdown_timeout`]. Each request gets an id, a tracing span and a panic guard.
-//! Routing is in [`router`], handlers (decode, one engine call, encode) in [`handlers`], the
-//! JSON shapes in [`wire`], the error-to-status mapping in [`error`]. This crate checks no
-//! privileges and hashes nothing; configuration is read only in [`config`].
+//! The REST surface is [`rest`] (routing to one operation per method and path, decoding, one
+//! engine call, encoding); plumbing every surface shares is [`protocol`] (bearer, body limits)
+//! and [`response`] (bodies); the error-to-status mapping is [`error`]. This crate checks no
+//! privileges, applies no limits and hashes nothing; configuration is read only in [`config`].
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -29,14 +30,14 @@ use tracing::Instrument as _;
 pub mod cli;
 pub mod config;
 pub mod error;
-pub mod handlers;
 pub mod metrics;
-pub mod router;
+pub mod protocol;
+pub mod response;
+pub mod rest;
 pub mod telemetry;
-pub mod wire;
 
 pub use error::ApiError;
-use wire::Body;
+use response::Body;
 
 /// Settings of the HTTP layer itself.
 #[derive(Debug, Clone)]
@@ -47,11 +48,6 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// How long a client may take to send request headers (HTTP/1.1).
     pub header_read_timeout: Duration,
-    /// Login attempts (`/login`, `/credentials/{id}/login`, `…/verify`) allowed per client
-    /// address per minute, on top of the per-account throttle in the engine; 0 disables.
-    pub login_per_minute_per_ip: u32,
-    /// How many of those may come in a burst.
-    pub login_burst_per_ip: u32,
 }
 
 impl Default for ServerConfig {
@@ -60,8 +56,6 @@ impl Default for ServerConfig {
             max_body_bytes: 64 * 1024,
             shutdown_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(30),
-            login_per_minute_per_ip: 60,
-            login_burst_per_ip: 20,
         }
     }
 }
@@ -74,11 +68,7 @@ pub struct App {
     /// HTTP settings.
     pub config: ServerConfig,
     request_ids: RequestIds,
-    pub(crate) login_limiter: Option<LoginLimiter>,
 }
-
-/// Per-client-address token buckets for the login routes.
-pub(crate) type LoginLimiter = governor::DefaultKeyedRateLimiter<std::net::IpAddr>;
 
 #[derive(Debug)]
 struct RequestIds {
@@ -91,18 +81,10 @@ impl App {
     pub fn new(engine: Arc<Engine>, config: ServerConfig) -> Self {
         let mut b = [0u8; 4];
         let _ = getrandom::fill(&mut b);
-        let login_limiter =
-            std::num::NonZeroU32::new(config.login_per_minute_per_ip).map(|per_min| {
-                let burst = std::num::NonZeroU32::new(config.login_burst_per_ip).unwrap_or(per_min);
-                governor::RateLimiter::keyed(
-                    governor::Quota::per_minute(per_min).allow_burst(burst),
-                )
-            });
         App {
             engine,
             config,
             request_ids: RequestIds { prefix: u32::from_le_bytes(b), next: AtomicU64::new(1) },
-            login_limiter,
         }
     }
 
@@ -123,21 +105,20 @@ impl App {
     pub async fn respond(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
         let started = Instant::now();
         let rid = self.request_id(&req);
-        let route = router::Route::parse(req.uri().path()).map_or("unmatched", |r| r.name());
+        let route = rest::router::Route::parse(req.uri().path()).map_or("unmatched", |r| r.name());
         // The path only: query strings may carry personal data (e-mail filters).
         let span = tracing::info_span!("request", id = %rid, method = %req.method(), path = %req.uri().path(), peer = %peer.ip());
         async move {
-            let mut resp =
-                match std::panic::AssertUnwindSafe(handlers::handle(self, req, peer.ip()))
-                    .catch_unwind()
-                    .await
-                {
-                    Ok(r) => r,
-                    Err(_) => {
-                        tracing::error!("handler panicked");
-                        ApiError::Internal.into_response()
-                    }
-                };
+            let mut resp = match std::panic::AssertUnwindSafe(rest::handle(self, req, peer.ip()))
+                .catch_unwind()
+                .await
+            {
+                Ok(r) => r,
+                Err(_) => {
+                    tracing::error!("handler panicked");
+                    ApiError::Internal("the handler panicked".into()).into_response()
+                }
+            };
             if let Ok(v) = HeaderValue::from_str(&rid) {
                 resp.headers_mut().insert("x-request-id", v);
             }

@@ -43,7 +43,7 @@ pub(crate) fn record_request(route: &'static str, status: u16, seconds: f64) {
 
 /// The scrape body: refreshes the gauges that are read rather than pushed, then renders.
 pub async fn render(handle: &PrometheusHandle, engine: &Engine) -> String {
-    match engine.store().count_active_tokens(engine.now()).await {
+    match engine.active_token_count().await {
         Ok(n) => metrics::gauge!("sesame_active_tokens").set(n as f64),
         Err(e) => tracing::warn!(error = %e, "could not count active tokens for metrics"),
     }

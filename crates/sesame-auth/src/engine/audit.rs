@@ -105,11 +105,12 @@ impl Engine {
     /// Audit events (admin only), filtered and paginated.
     pub async fn list_audit(
         &self,
-        p: &Principal,
+        c: &Caller,
         filter: &AuditFilter,
         after: Option<DocId>,
         size: Option<usize>,
     ) -> Result<Page<AuditEvent>, AuthError> {
+        let p = &c.principal;
         self.check(p, Access::ReadAudit)?;
         let size = self.page_size(size)?;
         Ok(self.store.list_audit(filter, after, size).await?)

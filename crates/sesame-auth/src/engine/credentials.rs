@@ -8,11 +8,12 @@ impl Engine {
     /// Without a password the credential can never log in.
     pub async fn create_credential(
         &self,
-        p: &Principal,
+        c: &Caller,
         document: DocRef,
         password: Option<Password>,
         data: Option<Data>,
     ) -> Result<Credential, AuthError> {
+        let p = &c.principal;
         self.check(p, Access::WriteCredential)?;
         if let Some(pw) = &password {
             self.check_new_password(pw)?;
@@ -61,10 +62,11 @@ impl Engine {
     /// The credential of `document` (`Credential.byDocument(doc)`).
     pub async fn credential_by_document(
         &self,
-        p: &Principal,
+        c: &Caller,
         document: &DocRef,
     ) -> Result<Credential, AuthError> {
-        self.check(p, Access::ReadCredential(document))?;
+        let p = &c.principal;
+        self.check(p, Access::ReadCredential(Target::Document(document)))?;
         self.store
             .credential_by_document(document)
             .await
@@ -73,10 +75,11 @@ impl Engine {
     }
 
     /// A credential by id (`Credential.byId(id)`).
-    pub async fn get_credential(&self, p: &Principal, id: DocId) -> Result<Credential, AuthError> {
+    pub async fn get_credential(&self, c: &Caller, id: DocId) -> Result<Credential, AuthError> {
+        let p = &c.principal;
         if p.identity().is_none() {
             // Keys: check before the lookup, so a denied key learns nothing about existence.
-            self.check_key(p, Access::ReadCredential(&self.placeholder_ref()))?;
+            self.check_key(p, Access::ReadCredential(Target::Any))?;
         }
         let c = self
             .store
@@ -85,7 +88,7 @@ impl Engine {
             .map_err(|e| AuthError::from_store(e, item_not_found("Credential", id)))?;
         self.check_hidden(
             p,
-            Access::ReadCredential(&c.credential.document),
+            Access::ReadCredential(Target::Document(&c.credential.document)),
             item_not_found("Credential", id),
         )?;
         Ok(c.credential)
@@ -97,11 +100,12 @@ impl Engine {
     /// reset. Returns the credential and how many tokens were revoked.
     pub async fn change_password(
         &self,
-        p: &Principal,
+        c: &Caller,
         credential: DocId,
         password: &Password,
-        keep_tokens: bool,
+        revoke_tokens: Option<bool>,
     ) -> Result<(Credential, u64), AuthError> {
+        let p = &c.principal;
         self.check(p, Access::WriteCredential)?;
         self.check_new_password(password)?;
         self.store
@@ -109,10 +113,11 @@ impl Engine {
             .await
             .map_err(|e| AuthError::from_store(e, item_not_found("Credential", credential)))?;
         let hash = self.hasher.hash(password).await?;
-        let revoke = if keep_tokens {
-            Revoke::Nothing
+        // Unless asked not to, a password change ends every other session of the identity.
+        let revoke = if revoke_tokens.unwrap_or(true) {
+            Revoke::AllExcept(self.current_token(c).map(|t| t.id))
         } else {
-            Revoke::AllExcept(self.current_token(p).map(|t| t.id))
+            Revoke::Nothing
         };
         let (c, revoked) = self
             .store
@@ -127,11 +132,8 @@ impl Engine {
 
     /// Deletes a credential (`credential.delete()`): its document can no longer log in, and
     /// every token of the document is revoked in the same step. How many tokens were revoked.
-    pub async fn delete_credential(
-        &self,
-        p: &Principal,
-        credential: DocId,
-    ) -> Result<u64, AuthError> {
+    pub async fn delete_credential(&self, c: &Caller, credential: DocId) -> Result<u64, AuthError> {
+        let p = &c.principal;
         self.check(p, Access::WriteCredential)?;
         let (document, revoked) = self
             .store

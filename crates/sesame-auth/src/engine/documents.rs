@@ -7,9 +7,10 @@ impl Engine {
     /// Creates a collection (admin).
     pub async fn create_collection(
         &self,
-        p: &Principal,
+        c: &Caller,
         name: CollectionName,
     ) -> Result<Collection, AuthError> {
+        let p = &c.principal;
         self.check(p, Access::WriteSchema)?;
         let c = Collection { name, ts: self.clock.now() };
         self.store.create_collection(&c).await.map_err(|e| match e {
@@ -24,9 +25,10 @@ impl Engine {
     /// Reads a collection.
     pub async fn get_collection(
         &self,
-        p: &Principal,
+        c: &Caller,
         name: &CollectionName,
     ) -> Result<Collection, AuthError> {
+        let p = &c.principal;
         self.check(p, Access::ReadSchema)?;
         self.store
             .get_collection(name)
@@ -37,10 +39,11 @@ impl Engine {
     /// Lists collections by name.
     pub async fn list_collections(
         &self,
-        p: &Principal,
+        c: &Caller,
         after: Option<&CollectionName>,
         size: Option<usize>,
     ) -> Result<Page<Collection, CollectionName>, AuthError> {
+        let p = &c.principal;
         self.check(p, Access::ReadSchema)?;
         let size = self.page_size(size)?;
         Ok(self.store.list_collections(after, size).await?)
@@ -49,9 +52,10 @@ impl Engine {
     /// Deletes a collection with everything in it (admin).
     pub async fn delete_collection(
         &self,
-        p: &Principal,
+        c: &Caller,
         name: &CollectionName,
     ) -> Result<(), AuthError> {
+        let p = &c.principal;
         self.check(p, Access::WriteSchema)?;
         self.store
             .delete_collection(name)
@@ -62,10 +66,11 @@ impl Engine {
     /// Creates a document (`Customer.create({...})`). Top-level nulls are dropped.
     pub async fn create_document(
         &self,
-        p: &Principal,
+        c: &Caller,
         coll: CollectionName,
         fields: Fields,
     ) -> Result<Document, AuthError> {
+        let p = &c.principal;
         self.check(p, Access::WriteDocument(&coll))?;
         let fields = fields.without_nulls();
         let ts = self.clock.now();
@@ -80,20 +85,22 @@ impl Engine {
     }
 
     /// Reads a document (`Customer.byId(id)`).
-    pub async fn get_document(&self, p: &Principal, doc: &DocRef) -> Result<Document, AuthError> {
-        self.check(p, Access::ReadDocument(doc))?;
+    pub async fn get_document(&self, c: &Caller, doc: &DocRef) -> Result<Document, AuthError> {
+        let p = &c.principal;
+        self.check(p, Access::ReadDocument(Target::Document(doc)))?;
         self.store.get_document(doc).await.map_err(|e| AuthError::from_store(e, doc_not_found(doc)))
     }
 
     /// Documents whose top-level fields equal `filter`'s (`Customer.byName("Jane", "Doe")`).
     pub async fn find_documents(
         &self,
-        p: &Principal,
+        c: &Caller,
         coll: &CollectionName,
         filter: &Fields,
         after: Option<DocId>,
         size: Option<usize>,
     ) -> Result<Page<Document>, AuthError> {
+        let p = &c.principal;
         self.check(p, Access::ListDocuments(coll))?;
         let size = self.page_size(size)?;
         if filter.as_map().values().any(|v| v.is_null()) {
@@ -108,10 +115,11 @@ impl Engine {
     /// Merges `patch` into a document (`doc.update({...})`); `null` removes a field.
     pub async fn update_document(
         &self,
-        p: &Principal,
+        c: &Caller,
         doc: &DocRef,
         patch: &Fields,
     ) -> Result<Document, AuthError> {
+        let p = &c.principal;
         self.check(p, Access::WriteDocument(&doc.coll))?;
         self.store
             .update_document(doc, patch, self.clock.now())
@@ -122,10 +130,11 @@ impl Engine {
     /// Replaces a document's fields (`doc.replace({...})`).
     pub async fn replace_document(
         &self,
-        p: &Principal,
+        c: &Caller,
         doc: &DocRef,
         fields: Fields,
     ) -> Result<Document, AuthError> {
+        let p = &c.principal;
         self.check(p, Access::WriteDocument(&doc.coll))?;
         self.store
             .replace_document(doc, &fields.without_nulls(), self.clock.now())
@@ -134,7 +143,8 @@ impl Engine {
     }
 
     /// Deletes a document, its credential and its tokens (`doc.delete()`).
-    pub async fn delete_document(&self, p: &Principal, doc: &DocRef) -> Result<(), AuthError> {
+    pub async fn delete_document(&self, c: &Caller, doc: &DocRef) -> Result<(), AuthError> {
+        let p = &c.principal;
         self.check(p, Access::WriteDocument(&doc.coll))?;
         self.store
             .delete_document(doc)

@@ -7,12 +7,14 @@ impl Engine {
     /// Creates a key with a built-in role (admin).
     pub async fn create_key(
         &self,
-        p: &Principal,
+        c: &Caller,
         role: Role,
-        ttl: Option<Timestamp>,
+        ttl: Option<Ttl>,
         data: Option<Data>,
     ) -> Result<NewKey, AuthError> {
+        let p = &c.principal;
         self.check(p, Access::WriteKeys)?;
+        let ttl = self.resolve_ttl(ttl)?;
         self.mint_key_by(Some(&actor_name(p)), role, ttl, data).await
     }
 
@@ -21,9 +23,10 @@ impl Engine {
     pub async fn mint_key(
         &self,
         role: Role,
-        ttl: Option<Timestamp>,
+        ttl: Option<Ttl>,
         data: Option<Data>,
     ) -> Result<NewKey, AuthError> {
+        let ttl = self.resolve_ttl(ttl)?;
         self.mint_key_by(None, role, ttl, data).await
     }
 
@@ -54,10 +57,11 @@ impl Engine {
     /// Lists keys (admin).
     pub async fn list_keys(
         &self,
-        p: &Principal,
+        c: &Caller,
         after: Option<DocId>,
         size: Option<usize>,
     ) -> Result<Page<Key>, AuthError> {
+        let p = &c.principal;
         self.check(p, Access::ReadKeys)?;
         let size = self.page_size(size)?;
         Ok(self.store.list_keys(after, size).await?)
@@ -80,7 +84,8 @@ impl Engine {
     }
 
     /// A key by id (admin).
-    pub async fn get_key(&self, p: &Principal, id: DocId) -> Result<Key, AuthError> {
+    pub async fn get_key(&self, c: &Caller, id: DocId) -> Result<Key, AuthError> {
+        let p = &c.principal;
         self.check(p, Access::ReadKeys)?;
         self.store
             .key_by_id(id)
@@ -89,7 +94,8 @@ impl Engine {
     }
 
     /// Revokes a key (admin).
-    pub async fn delete_key(&self, p: &Principal, id: DocId) -> Result<(), AuthError> {
+    pub async fn delete_key(&self, c: &Caller, id: DocId) -> Result<(), AuthError> {
+        let p = &c.principal;
         self.check(p, Access::WriteKeys)?;
         if !self.store.delete_key(id).await? {
             return Err(AuthError::from_store(StoreError::NotFound, item_not_found("Key", id)));

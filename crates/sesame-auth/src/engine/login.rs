@@ -4,34 +4,19 @@
 use super::*;
 
 impl Engine {
-    pub(super) fn placeholder_ref(&self) -> DocRef {
-        // Keys' rights never depend on the document, so any reference will do.
-        DocRef::new("_".repeat(2).parse().expect("valid name"), DocId::new(1).expect("valid id"))
-    }
-
     /// Logs in with credential `id` (`credential.login(password, ttl)`): a new token with its
     /// secret. A wrong password, a missing credential and a credential without a password all
     /// give `invalid_secret` after the same hashing work.
     pub async fn login(
         &self,
-        p: &Principal,
+        c: &Caller,
         credential: DocId,
         password: &Password,
-        ttl: Option<Timestamp>,
+        ttl: Option<Ttl>,
     ) -> Result<NewToken, AuthError> {
-        self.login_from(&ClientInfo::default(), p, credential, password, ttl).await
-    }
-
-    /// [`Engine::login`], recording what the server saw of the client on the token.
-    pub async fn login_from(
-        &self,
-        client: &ClientInfo,
-        p: &Principal,
-        credential: DocId,
-        password: &Password,
-        ttl: Option<Timestamp>,
-    ) -> Result<NewToken, AuthError> {
+        let p = &c.principal;
         self.check(p, Access::CreateToken)?;
+        let ttl = self.resolve_ttl(ttl)?;
         self.check_login_password(password)?;
         let stored = match self.store.credential_by_id(credential).await {
             Ok(c) => Some(c),
@@ -39,30 +24,20 @@ impl Engine {
             Err(e) => return Err(e.into()),
         };
         // Keyed by the id tried, whether or not it exists.
-        self.finish_login(p, credential_key(credential), stored, password, ttl, client).await
+        self.finish_login(c, credential_key(credential), stored, password, ttl).await
     }
 
     /// Logs in as `document` with its credential.
     pub async fn login_by_document(
         &self,
-        p: &Principal,
+        c: &Caller,
         document: &DocRef,
         password: &Password,
-        ttl: Option<Timestamp>,
+        ttl: Option<Ttl>,
     ) -> Result<NewToken, AuthError> {
-        self.login_by_document_from(&ClientInfo::default(), p, document, password, ttl).await
-    }
-
-    /// [`Engine::login_by_document`], recording the client on the token.
-    pub async fn login_by_document_from(
-        &self,
-        client: &ClientInfo,
-        p: &Principal,
-        document: &DocRef,
-        password: &Password,
-        ttl: Option<Timestamp>,
-    ) -> Result<NewToken, AuthError> {
+        let p = &c.principal;
         self.check(p, Access::CreateToken)?;
+        let ttl = self.resolve_ttl(ttl)?;
         self.check_login_password(password)?;
         let stored = match self.store.credential_by_document(document).await {
             Ok(c) => Some(c),
@@ -75,7 +50,7 @@ impl Engine {
             "document",
             &[document.coll.as_str().as_bytes(), &document.id.get().to_be_bytes()],
         );
-        self.finish_login(p, key, stored, password, ttl, client).await
+        self.finish_login(c, key, stored, password, ttl).await
     }
 
     /// Logs in as the one document of `coll` whose fields equal `matching` (e.g. an e-mail
@@ -83,26 +58,15 @@ impl Engine {
     /// indistinguishable: the same error after the same hashing work.
     pub async fn login_by_match(
         &self,
-        p: &Principal,
+        c: &Caller,
         coll: &CollectionName,
         matching: &Fields,
         password: &Password,
-        ttl: Option<Timestamp>,
+        ttl: Option<Ttl>,
     ) -> Result<NewToken, AuthError> {
-        self.login_by_match_from(&ClientInfo::default(), p, coll, matching, password, ttl).await
-    }
-
-    /// [`Engine::login_by_match`], recording the client on the token.
-    pub async fn login_by_match_from(
-        &self,
-        client: &ClientInfo,
-        p: &Principal,
-        coll: &CollectionName,
-        matching: &Fields,
-        password: &Password,
-        ttl: Option<Timestamp>,
-    ) -> Result<NewToken, AuthError> {
+        let p = &c.principal;
         self.check(p, Access::CreateToken)?;
+        let ttl = self.resolve_ttl(ttl)?;
         self.check_login_password(password)?;
         if matching.is_empty() || matching.as_map().values().any(|v| v.is_null()) {
             return Err(AuthError::invalid("`match` needs at least one non-null field"));
@@ -123,19 +87,18 @@ impl Engine {
         // exact JSON equality on every backend, so one identifier text names one account.
         let canonical = canonical_fields(matching);
         let key = throttle_key("match", &[coll.as_str().as_bytes(), canonical.as_bytes()]);
-        self.finish_login(p, key, stored, password, ttl, client).await
+        self.finish_login(c, key, stored, password, ttl).await
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(super) async fn finish_login(
         &self,
-        p: &Principal,
+        c: &Caller,
         key: ThrottleKey,
         stored: Option<StoredCredential>,
         password: &Password,
         ttl: Option<Timestamp>,
-        client: &ClientInfo,
     ) -> Result<NewToken, AuthError> {
+        let (p, client) = (&c.principal, &c.client);
         let mut e = self.event(AuditKind::LoginFailed, Some(p));
         e.client_addr = client.addr;
         if let Some(c) = &stored {
@@ -143,7 +106,7 @@ impl Engine {
             e.identity = Some(c.credential.document.clone());
         }
         // Reserved (and counted as a failure) before any hashing; cleared on success.
-        let _slot = match self.reserve(&key).await {
+        let _slot = match self.reserve(c, &key).await {
             Ok(slot) => slot,
             Err(r) => {
                 if r.first {
@@ -268,10 +231,11 @@ impl Engine {
     /// oracle too, on the same key.
     pub async fn verify(
         &self,
-        p: &Principal,
+        c: &Caller,
         credential: DocId,
         password: &Password,
     ) -> Result<bool, AuthError> {
+        let p = &c.principal;
         self.check(p, Access::Verify)?;
         self.check_login_password(password)?;
         let stored = self
@@ -282,7 +246,7 @@ impl Engine {
         let key = credential_key(credential);
         let mut e = self.event(AuditKind::VerifyFailed, Some(p));
         (e.credential, e.identity) = (Some(credential), Some(stored.credential.document.clone()));
-        let _slot = match self.reserve(&key).await {
+        let _slot = match self.reserve(c, &key).await {
             Ok(slot) => slot,
             Err(r) => {
                 if r.first {

@@ -14,14 +14,16 @@ use std::sync::Arc;
 use sesame_model::{
     AuditEvent, AuditKind, ClientInfo, Collection, CollectionName, Credential, Data, DocId, DocRef,
     Document, Fields, IdGenerator, Key, Password, Role, Secret, SecretDigest, SecretKind,
-    Timestamp, Token, TokenOrigin, SECRET_RANDOM_BYTES,
+    Timestamp, Token, TokenOrigin, Ttl, SECRET_RANDOM_BYTES,
 };
 use sesame_store::{
     constraint, AuditFilter, Page, Reservation, Revoke, Store, StoreError, StoredCredential,
     ThrottleKey, VerifiedWith,
 };
 
-use crate::{Access, AuthConfig, AuthError, Clock, HashStats, Hasher, Principal, SystemClock};
+use crate::{
+    Access, AuthConfig, AuthError, Caller, Clock, HashStats, Hasher, Principal, SystemClock, Target,
+};
 
 mod audit;
 mod authn;
@@ -65,6 +67,8 @@ pub struct Engine {
     touching: Arc<std::sync::Mutex<std::collections::HashSet<DocId>>>,
     /// The end of the delay window whose first refusal was audited, per throttling key.
     throttle_audited: std::sync::Mutex<std::collections::HashMap<ThrottleKey, Timestamp>>,
+    /// The per-address bucket (`throttle.rs`), if configured.
+    address_limiter: Option<throttle::AddressLimiter>,
     /// Password checks in flight per throttling key, in this process.
     in_flight: Arc<std::sync::Mutex<std::collections::HashMap<ThrottleKey, u32>>>,
     /// When a `permission_denied` event was last audited, per (actor, access).
@@ -117,6 +121,7 @@ impl Engine {
         let hasher = Hasher::new(config.hash_params, config.hash_concurrency)?;
         let node = u16::from_le_bytes(random_bytes::<2>()?);
         let admin_digest = config.admin_secret.as_ref().map(Secret::digest);
+        let address_limiter = throttle::address_limiter(&config.throttle);
         Ok(Engine {
             store,
             clock,
@@ -127,13 +132,9 @@ impl Engine {
             touching: Default::default(),
             throttle_audited: Default::default(),
             in_flight: Default::default(),
+            address_limiter,
             denied_audited: Default::default(),
         })
-    }
-
-    /// The store, for operational tasks (readiness, sweeping).
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
     }
 
     /// The configuration.
@@ -196,6 +197,11 @@ impl Engine {
         }
     }
 
+    /// Resolves a caller's ttl against the engine's clock, with the model's bounds.
+    fn resolve_ttl(&self, ttl: Option<Ttl>) -> Result<Option<Timestamp>, AuthError> {
+        Ok(ttl.map(|t| t.resolve(self.clock.now())).transpose()?)
+    }
+
     fn page_size(&self, size: Option<usize>) -> Result<usize, AuthError> {
         match size {
             None => Ok(self.config.default_page_size),
@@ -244,5 +250,4 @@ impl Engine {
             }
         }
     }
-
 }

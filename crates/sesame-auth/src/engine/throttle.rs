@@ -70,7 +70,8 @@ impl Engine {
     /// The error says whether this is the first refusal of `key`'s current delay window: only
     /// that one becomes an audit event (the rest are counted in metrics), so that a flood of
     /// refused attempts cannot flood the audit trail.
-    pub(super) async fn reserve(&self, key: &ThrottleKey) -> Result<InFlight, Refusal> {
+    pub(super) async fn reserve(&self, c: &Caller, key: &ThrottleKey) -> Result<InFlight, Refusal> {
+        self.limit_address(c)?;
         let max = self.config.throttle.max_concurrent_attempts;
         {
             let mut m = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -113,5 +114,39 @@ impl Engine {
         let horizon = 3600 + self.config.throttle.max_delay_secs.min(86_400) as i64;
         let before = self.clock.now().plus_seconds(-horizon);
         Ok(self.store.delete_stale_login_failures(before, batch.max(1)).await?)
+    }
+}
+
+/// The per-address bucket: password checks per client address block, in this process.
+pub(super) type AddressLimiter = governor::DefaultKeyedRateLimiter<std::net::IpAddr>;
+
+/// The bucket `config` asks for, if any.
+pub(super) fn address_limiter(config: &crate::ThrottleConfig) -> Option<AddressLimiter> {
+    let per_min = std::num::NonZeroU32::new(config.per_address_per_minute)?;
+    let burst = std::num::NonZeroU32::new(config.per_address_burst).unwrap_or(per_min);
+    Some(governor::RateLimiter::keyed(governor::Quota::per_minute(per_min).allow_burst(burst)))
+}
+
+impl Engine {
+    /// Takes one password check from the caller's address bucket (IPv6 by /64), whatever the
+    /// surface; callers without an address (in-process) are not limited here.
+    fn limit_address(&self, c: &Caller) -> Result<(), Refusal> {
+        let (Some(limiter), Some(addr)) = (&self.address_limiter, c.client.addr) else {
+            return Ok(());
+        };
+        if let Err(not_until) = limiter.check_key(&ClientInfo::limit_block(addr)) {
+            use governor::clock::Clock as _;
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            metrics::counter!("sesame_throttled_total", "by" => "address").increment(1);
+            return Err(Refusal {
+                err: AuthError::RateLimited { retry_after_secs: wait.as_secs() + 1 },
+                first: false,
+            });
+        }
+        // Forget idle addresses now and then, so the map stays small.
+        if limiter.len() > 10_000 {
+            limiter.retain_recent();
+        }
+        Ok(())
     }
 }

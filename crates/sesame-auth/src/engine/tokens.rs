@@ -8,24 +8,14 @@ impl Engine {
     /// authenticated elsewhere. Privileged: admin and server keys.
     pub async fn create_token(
         &self,
-        p: &Principal,
+        c: &Caller,
         document: DocRef,
-        ttl: Option<Timestamp>,
+        ttl: Option<Ttl>,
         data: Option<Data>,
     ) -> Result<NewToken, AuthError> {
-        self.create_token_from(&ClientInfo::default(), p, document, ttl, data).await
-    }
-
-    /// [`Engine::create_token`], recording the client on the token.
-    pub async fn create_token_from(
-        &self,
-        client: &ClientInfo,
-        p: &Principal,
-        document: DocRef,
-        ttl: Option<Timestamp>,
-        data: Option<Data>,
-    ) -> Result<NewToken, AuthError> {
+        let (p, client) = (&c.principal, &c.client);
         self.check(p, Access::CreateToken)?;
+        let ttl = self.resolve_ttl(ttl)?;
         let t = self.issue_token(document, ttl, data, TokenOrigin::Create, client, None).await?;
         let mut e = self.event(AuditKind::TokenCreated, Some(p));
         (e.token, e.identity, e.client_addr) =
@@ -35,24 +25,26 @@ impl Engine {
     }
 
     /// The caller's own token (`Query.token()`); `None` for keys.
-    pub fn current_token<'p>(&self, p: &'p Principal) -> Option<&'p Token> {
-        match p {
+    pub fn current_token<'c>(&self, c: &'c Caller) -> Option<&'c Token> {
+        match &c.principal {
             Principal::Token(t) => Some(t),
             Principal::Key { .. } => None,
         }
     }
 
     /// The caller's identity document (`Query.identity()`); `None` for keys.
-    pub async fn identity(&self, p: &Principal) -> Result<Option<Document>, AuthError> {
+    pub async fn identity(&self, c: &Caller) -> Result<Option<Document>, AuthError> {
+        let p = &c.principal;
         match p.identity() {
-            Some(doc) => self.get_document(p, doc).await.map(Some),
+            Some(doc) => self.get_document(c, doc).await.map(Some),
             None => Ok(None),
         }
     }
 
     /// Logs out: deletes the caller's own token (`Query.token()!.delete()`). The same secret is
     /// `unauthorized` from then on. `invalid_argument` for keys, which have no token.
-    pub async fn logout(&self, p: &Principal) -> Result<(), AuthError> {
+    pub async fn logout(&self, c: &Caller) -> Result<(), AuthError> {
+        let p = &c.principal;
         let Principal::Token(t) = p else {
             return Err(AuthError::invalid("a key has no token to log out of"));
         };
@@ -65,43 +57,54 @@ impl Engine {
     }
 
     /// A token by id (`Token.byId(id)`).
-    pub async fn get_token(&self, p: &Principal, id: DocId) -> Result<Token, AuthError> {
+    pub async fn get_token(&self, c: &Caller, id: DocId) -> Result<Token, AuthError> {
+        let p = &c.principal;
         if p.identity().is_none() {
-            self.check_key(p, Access::ReadToken(&self.placeholder_ref()))?;
+            self.check_key(p, Access::ReadToken(Target::Any))?;
         }
         let t = self
             .store
             .token_by_id(id)
             .await
             .map_err(|e| AuthError::from_store(e, item_not_found("Token", id)))?;
-        self.check_hidden(p, Access::ReadToken(&t.document), item_not_found("Token", id))?;
+        self.check_hidden(
+            p,
+            Access::ReadToken(Target::Document(&t.document)),
+            item_not_found("Token", id),
+        )?;
         Ok(t)
     }
 
     /// A document's tokens: its sessions (`Token.byDocument(doc)`).
     pub async fn tokens_of_document(
         &self,
-        p: &Principal,
+        c: &Caller,
         document: &DocRef,
         after: Option<DocId>,
         size: Option<usize>,
     ) -> Result<Page<Token>, AuthError> {
-        self.check(p, Access::ReadToken(document))?;
+        let p = &c.principal;
+        self.check(p, Access::ReadToken(Target::Document(document)))?;
         let size = self.page_size(size)?;
         Ok(self.store.tokens_by_document(document, after, size).await?)
     }
 
     /// Revokes a token by id.
-    pub async fn delete_token(&self, p: &Principal, id: DocId) -> Result<(), AuthError> {
+    pub async fn delete_token(&self, c: &Caller, id: DocId) -> Result<(), AuthError> {
+        let p = &c.principal;
         if p.identity().is_none() {
-            self.check_key(p, Access::DeleteToken(&self.placeholder_ref()))?;
+            self.check_key(p, Access::DeleteToken(Target::Any))?;
         }
         let t = self
             .store
             .token_by_id(id)
             .await
             .map_err(|e| AuthError::from_store(e, item_not_found("Token", id)))?;
-        self.check_hidden(p, Access::DeleteToken(&t.document), item_not_found("Token", id))?;
+        self.check_hidden(
+            p,
+            Access::DeleteToken(Target::Document(&t.document)),
+            item_not_found("Token", id),
+        )?;
         if !self.store.delete_token(id).await? {
             return Err(AuthError::from_store(StoreError::NotFound, item_not_found("Token", id)));
         }
@@ -114,15 +117,21 @@ impl Engine {
     /// Revokes all of a document's tokens (log out everywhere); how many there were.
     pub async fn delete_tokens_of_document(
         &self,
-        p: &Principal,
+        c: &Caller,
         document: &DocRef,
     ) -> Result<u64, AuthError> {
-        self.check(p, Access::DeleteToken(document))?;
+        let p = &c.principal;
+        self.check(p, Access::DeleteToken(Target::Document(document)))?;
         let n = self.store.delete_tokens_of_document(document, None).await?;
         let mut e = self.event(AuditKind::TokensRevoked, Some(p));
         (e.identity, e.count) = (Some(document.clone()), Some(n));
         self.emit(e).await;
         Ok(n)
+    }
+
+    /// How many tokens have not expired (for metrics; may scan the token table).
+    pub async fn active_token_count(&self) -> Result<u64, AuthError> {
+        Ok(self.store.count_active_tokens(self.clock.now()).await?)
     }
 
     /// Deletes up to `batch` expired tokens; how many. Expiry is enforced at use time anyway;

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use sesame_model::{CollectionName, DocRef, Fields, Password, Role, Secret, SecretKind, Timestamp};
+use sesame_model::{
+    CollectionName, DocRef, Fields, Password, Role, Secret, SecretKind, Timestamp, Ttl,
+};
 use sesame_store::{MemoryStore, Store};
 
 use crate::*;
@@ -19,14 +21,14 @@ struct World {
     engine: Engine,
     clock: Arc<ManualClock>,
     store: Arc<dyn Store>,
-    admin: Principal,
+    admin: Caller,
 }
 
 fn world_with(config: AuthConfig) -> World {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let clock = Arc::new(ManualClock::new(t0()));
     let engine = Engine::with_clock(store.clone(), config, clock.clone()).unwrap();
-    World { engine, clock, store, admin: Principal::Key { key_id: None, role: Role::Admin } }
+    World { engine, clock, store, admin: Caller::key(Role::Admin) }
 }
 
 fn world() -> World {
@@ -79,10 +81,14 @@ impl World {
         (d.doc_ref(), cred.id)
     }
 
-    async fn key(&self, role: Role) -> (Principal, Secret) {
+    async fn key(&self, role: Role) -> (Caller, Secret) {
         let k = self.engine.create_key(&self.admin, role, None, None).await.unwrap();
-        let p = self.engine.authenticate(&k.secret).await.unwrap();
-        (p, k.secret)
+        (self.caller(&k.secret).await, k.secret)
+    }
+
+    /// The caller behind `secret`.
+    async fn caller(&self, secret: &Secret) -> Caller {
+        Caller::from(self.engine.authenticate(secret).await.unwrap())
     }
 
     async fn code_of(&self, secret: &Secret) -> &'static str {
@@ -136,12 +142,13 @@ async fn seed_tutorial_log_in_and_log_out() {
     let forever = w.engine.login(&w.admin, by_doc.id, &pw("sekret"), None).await.unwrap();
     assert_eq!(forever.token.ttl, None);
     let ttl = t0().plus_seconds(3600);
-    let login = w.engine.login(&w.admin, by_doc.id, &pw("sekret"), Some(ttl)).await.unwrap();
+    let login =
+        w.engine.login(&w.admin, by_doc.id, &pw("sekret"), Some(Ttl::At(ttl))).await.unwrap();
     assert_eq!(login.token.document, jane.doc_ref());
     assert_eq!(login.token.ttl, Some(ttl));
     assert_eq!(login.secret.kind(), Some(SecretKind::Token));
     // The token secret acts as Jane: Query.token() and Query.identity().
-    let me = w.engine.authenticate(&login.secret).await.unwrap();
+    let me = w.caller(&login.secret).await;
     assert_eq!(w.engine.current_token(&me), Some(&login.token));
     assert_eq!(w.engine.identity(&me).await.unwrap(), Some(jane.clone()));
     assert_eq!(w.engine.get_token(&me, login.token.id).await.unwrap(), login.token);
@@ -157,8 +164,11 @@ async fn seed_tutorial_log_in_and_log_out() {
 async fn token_ttl_is_enforced_at_use_time_and_swept_later() {
     let w = world();
     let (_, cred) = w.jane().await;
-    let t =
-        w.engine.login(&w.admin, cred, &pw("sekret"), Some(t0().plus_seconds(60))).await.unwrap();
+    let t = w
+        .engine
+        .login(&w.admin, cred, &pw("sekret"), Some(Ttl::At(t0().plus_seconds(60))))
+        .await
+        .unwrap();
     assert_eq!(w.code_of(&t.secret).await, "ok");
     w.clock.advance_secs(59);
     assert_eq!(w.code_of(&t.secret).await, "ok");
@@ -169,7 +179,7 @@ async fn token_ttl_is_enforced_at_use_time_and_swept_later() {
     assert_eq!(w.engine.sweep_expired_tokens(100).await.unwrap(), 1);
     assert!(w.store.token_by_id(t.token.id).await.is_err());
     // A ttl in the past is accepted (as in Fauna) and gives a token that never works.
-    let past = w.engine.login(&w.admin, cred, &pw("sekret"), Some(t0())).await.unwrap();
+    let past = w.engine.login(&w.admin, cred, &pw("sekret"), Some(Ttl::At(t0()))).await.unwrap();
     assert_eq!(w.code_of(&past.secret).await, "unauthorized");
 }
 
@@ -178,7 +188,7 @@ async fn key_ttl_is_enforced() {
     let w = world();
     let k = w
         .engine
-        .create_key(&w.admin, Role::Server, Some(t0().plus_seconds(10)), None)
+        .create_key(&w.admin, Role::Server, Some(Ttl::At(t0().plus_seconds(10))), None)
         .await
         .unwrap();
     assert_eq!(w.code_of(&k.secret).await, "ok");
@@ -197,7 +207,7 @@ async fn every_bad_secret_is_the_same_unauthorized() {
     let (_, john_cred) = w.person(&customer, "John", "Doe", "sekret").await;
     let expired = w
         .engine
-        .login(&w.admin, john_cred, &pw("sekret"), Some(t0().plus_seconds(5)))
+        .login(&w.admin, john_cred, &pw("sekret"), Some(Ttl::At(t0().plus_seconds(5))))
         .await
         .unwrap();
     assert_eq!(w.code_of(&expired.secret).await, "ok");
@@ -256,6 +266,8 @@ pub(crate) fn no_throttle() -> AuthConfig {
             max_delay_secs: 0,
             max_failures_per_hour: 0,
             max_concurrent_attempts: 0,
+            per_address_per_minute: 0,
+            per_address_burst: 0,
         },
         ..AuthConfig::insecure_fast_for_tests()
     }
@@ -392,7 +404,7 @@ async fn default_hashing_is_owasp_argon2id() {
 #[tokio::test]
 async fn outdated_hashes_are_rehashed_on_successful_login() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let admin = Principal::Key { key_id: None, role: Role::Admin };
+    let admin = Caller::key(Role::Admin);
     let old = Engine::new(store.clone(), AuthConfig::insecure_fast_for_tests()).unwrap();
     let c = old.create_collection(&admin, coll("Customer")).await.unwrap().name;
     let d = old.create_document(&admin, c, Fields::new()).await.unwrap();
@@ -471,8 +483,8 @@ async fn configured_admin_secret_is_admin() {
         admin_secret: Some(admin_secret.clone()),
         ..AuthConfig::insecure_fast_for_tests()
     });
-    let p = w.engine.authenticate(&admin_secret).await.unwrap();
-    assert_eq!(p, Principal::Key { key_id: None, role: Role::Admin });
+    let p = w.caller(&admin_secret).await;
+    assert_eq!(p.principal, Principal::Key { key_id: None, role: Role::Admin });
     let near = Secret::new("operator-chosen-admin-secret-012345678".into());
     assert_eq!(w.code_of(&near).await, "unauthorized");
 }
@@ -496,7 +508,7 @@ async fn deleting_the_identity_or_logging_out_everywhere_revokes_tokens() {
     let a = w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap();
     let b = w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap();
     // Jane lists her sessions and logs out everywhere with her own token.
-    let me = w.engine.authenticate(&a.secret).await.unwrap();
+    let me = w.caller(&a.secret).await;
     assert_eq!(w.engine.tokens_of_document(&me, &jane, None, None).await.unwrap().data.len(), 2);
     assert_eq!(w.engine.delete_tokens_of_document(&me, &jane).await.unwrap(), 2);
     assert_eq!(w.code_of(&a.secret).await, "unauthorized");
@@ -513,7 +525,7 @@ async fn logout_is_for_tokens_and_idempotent_in_effect() {
     let w = world();
     let (_, cred) = w.jane().await;
     let t = w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap();
-    let me = w.engine.authenticate(&t.secret).await.unwrap();
+    let me = w.caller(&t.secret).await;
     w.engine.logout(&me).await.unwrap();
     assert_eq!(w.code_of(&t.secret).await, "unauthorized");
     assert_eq!(w.engine.logout(&w.admin).await.unwrap_err().code(), "invalid_argument");
@@ -532,7 +544,7 @@ async fn privilege_matrix() {
     let (server, _) = w.key(Role::Server).await;
     let (readonly, _) = w.key(Role::ServerReadonly).await;
     let (admin_key, _) = w.key(Role::Admin).await;
-    let token = w.engine.authenticate(&jane_tok.secret).await.unwrap();
+    let token = w.caller(&jane_tok.secret).await;
 
     #[derive(Clone, Copy, Debug, PartialEq)]
     enum Op {
@@ -652,7 +664,7 @@ async fn privilege_matrix() {
                 ReadOtherCredential => e.credential_by_document(p, &john).await.map(drop),
                 ReadOtherCredentialById => e.get_credential(p, john_cred).await.map(drop),
                 ChangeOwnPassword => {
-                    e.change_password(p, jane_cred, &pw("sekret"), true).await.map(drop)
+                    e.change_password(p, jane_cred, &pw("sekret"), Some(false)).await.map(drop)
                 }
                 Verify => e.verify(p, john_cred, &pw("sekret")).await.map(drop),
                 Login => e.login(p, victim.1, &pw("pw"), None).await.map(drop),
@@ -720,11 +732,12 @@ async fn password_change_revokes_other_sessions_unless_asked_not_to() {
     let a = w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap();
     let b = w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap();
     // Keeping tokens is an explicit choice.
-    let (_, n) = w.engine.change_password(&w.admin, cred, &pw("second"), true).await.unwrap();
+    let (_, n) =
+        w.engine.change_password(&w.admin, cred, &pw("second"), Some(false)).await.unwrap();
     assert_eq!(n, 0);
     assert_eq!(w.code_of(&a.secret).await, "ok");
     // By default, a password change logs out every session.
-    let (_, n) = w.engine.change_password(&w.admin, cred, &pw("third"), false).await.unwrap();
+    let (_, n) = w.engine.change_password(&w.admin, cred, &pw("third"), None).await.unwrap();
     assert_eq!(n, 2);
     assert_eq!(w.code_of(&a.secret).await, "unauthorized");
     assert_eq!(w.code_of(&b.secret).await, "unauthorized");
@@ -813,6 +826,7 @@ async fn delays_are_capped_and_failures_limited_per_hour() {
             max_delay_secs: 4,
             max_failures_per_hour: 100,
             max_concurrent_attempts: 2,
+            ..ThrottleConfig::default()
         },
         ..AuthConfig::insecure_fast_for_tests()
     };
@@ -871,7 +885,11 @@ async fn tokens_record_their_client_and_last_use_coarsely() {
         Some("192.0.2.7".parse().unwrap()),
         Some("Mozilla/5.0\n\u{7f}é"),
     );
-    let t = w.engine.login_from(&client, &w.admin, cred, &pw("sekret"), None).await.unwrap();
+    let t = w
+        .engine
+        .login(&Caller::new(w.admin.principal.clone(), client.clone()), cred, &pw("sekret"), None)
+        .await
+        .unwrap();
     assert_eq!(t.token.client.addr, Some("192.0.2.7".parse().unwrap()));
     assert_eq!(
         t.token.client.user_agent.as_deref(),
@@ -900,7 +918,11 @@ async fn every_authentication_decision_is_audited_without_secrets() {
     let (jane, cred) = w.jane().await;
     let server = w.engine.create_key(&w.admin, Role::Server, None, None).await.unwrap();
     let client = sesame_model::ClientInfo::new(Some("198.51.100.4".parse().unwrap()), None);
-    let ok = w.engine.login_from(&client, &w.admin, cred, &pw("sekret"), None).await.unwrap();
+    let ok = w
+        .engine
+        .login(&Caller::new(w.admin.principal.clone(), client.clone()), cred, &pw("sekret"), None)
+        .await
+        .unwrap();
     let _ = w.engine.login(&w.admin, cred, &pw("wrong-password-1"), None).await;
     let _ = w.engine.login(&w.admin, "12345".parse().unwrap(), &pw("x"), None).await;
     let _ = w.engine.login(&w.admin, cred, &pw("wrong-password-2"), None).await;
@@ -909,7 +931,7 @@ async fn every_authentication_decision_is_audited_without_secrets() {
         w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap_err().code(),
         "throttled"
     );
-    let me = w.engine.authenticate(&ok.secret).await.unwrap();
+    let me = w.caller(&ok.secret).await;
     assert!(w.engine.create_key(&me, Role::Admin, None, None).await.is_err());
     w.engine.logout(&me).await.unwrap();
     let t = w.engine.create_token(&w.admin, jane.clone(), None, None).await.unwrap();
@@ -919,7 +941,7 @@ async fn every_authentication_decision_is_audited_without_secrets() {
     w.clock.advance_secs(2);
     assert!(w.engine.verify(&w.admin, cred, &pw("sekret")).await.unwrap());
     assert!(!w.engine.verify(&w.admin, cred, &pw("wrong-password-4")).await.unwrap());
-    w.engine.change_password(&w.admin, cred, &pw("new-password-77"), false).await.unwrap();
+    w.engine.change_password(&w.admin, cred, &pw("new-password-77"), None).await.unwrap();
     w.engine.delete_key(&w.admin, server.key.id).await.unwrap();
     w.engine.delete_credential(&w.admin, cred).await.unwrap();
     // The permission_denied event is written in the background.

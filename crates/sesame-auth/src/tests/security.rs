@@ -104,7 +104,7 @@ async fn logins_racing_a_password_change_or_delete_leave_no_valid_token() {
         let change = async {
             tokio::task::yield_now().await;
             if round % 2 == 0 {
-                w.engine.change_password(&w.admin, cred, &pw("new-password"), false).await.map(drop)
+                w.engine.change_password(&w.admin, cred, &pw("new-password"), None).await.map(drop)
             } else {
                 w.engine.delete_credential(&w.admin, cred).await.map(drop)
             }
@@ -163,13 +163,13 @@ async fn permission_denied_is_audited_once_per_caller_and_minute() {
     let w = world();
     let (_, cred) = w.jane().await;
     let t = w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap();
-    let p = w.engine.authenticate(&t.secret).await.unwrap();
+    let p = w.caller(&t.secret).await;
     for _ in 0..50 {
         assert_eq!(code(w.engine.list_collections(&p, None, None).await), "permission_denied");
     }
     assert_eq!(audit_of(&w, AuditKind::PermissionDenied).await.len(), 1);
     w.clock.advance_secs(61);
-    let p = w.engine.authenticate(&t.secret).await.unwrap();
+    let p = w.caller(&t.secret).await;
     let _ = w.engine.list_collections(&p, None, None).await;
     assert_eq!(audit_of(&w, AuditKind::PermissionDenied).await.len(), 2);
 }
@@ -182,7 +182,7 @@ async fn tokens_cannot_tell_another_identitys_things_from_missing_ones() {
     let (_, john_cred) = w.person(&coll("Customer"), "John", "Doe", "sekret").await;
     let jane = w.engine.login(&w.admin, jane_cred, &pw("sekret"), None).await.unwrap();
     let john = w.engine.login(&w.admin, john_cred, &pw("sekret"), None).await.unwrap();
-    let p = w.engine.authenticate(&jane.secret).await.unwrap();
+    let p = w.caller(&jane.secret).await;
     let missing = DocId::new(12_345_678).unwrap();
     let said = |r: Result<(), AuthError>, id: DocId| {
         let e = r.unwrap_err();
@@ -222,4 +222,62 @@ async fn credential_delete_is_audited_with_its_identity() {
     let events = w.engine.list_audit(&w.admin, &filter, None, None).await.unwrap().data;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].credential, Some(cred));
+}
+
+/// The per-address bucket is the engine's, so every surface's password checks share it
+/// (logins by any route and `verify`), keyed by IPv4 address or IPv6 /64.
+#[tokio::test]
+async fn password_checks_are_limited_per_client_address_on_every_route() {
+    let w = world_with(AuthConfig {
+        throttle: ThrottleConfig {
+            per_address_per_minute: 1,
+            per_address_burst: 3,
+            ..no_throttle().throttle
+        },
+        ..AuthConfig::insecure_fast_for_tests()
+    });
+    let (jane, cred) = w.jane().await;
+    let from = |ip: &str| {
+        Caller::new(
+            w.admin.principal.clone(),
+            sesame_model::ClientInfo::new(Some(ip.parse().unwrap()), None),
+        )
+    };
+    let a = from("2001:db8:1:2::1");
+    let b = from("2001:db8:1:2::ffff"); // same /64
+    let customer = coll("Customer");
+    let m = fields(json!({"firstName": "Jane"}));
+    assert_eq!(code(w.engine.login(&a, cred, &pw("x"), None).await), "invalid_secret");
+    assert_eq!(code(w.engine.login_by_document(&b, &jane, &pw("x"), None).await), "invalid_secret");
+    assert!(!w.engine.verify(&a, cred, &pw("x")).await.unwrap());
+    let r = w.engine.login_by_match(&b, &customer, &m, &pw("sekret"), None).await;
+    assert!(matches!(r, Err(AuthError::RateLimited { retry_after_secs: 1..=61 })), "{r:?}");
+    // Another block, and in-process callers (no address), are not affected.
+    assert_eq!(
+        code(w.engine.login(&from("2001:db8:1:3::1"), cred, &pw("sekret"), None).await),
+        "ok"
+    );
+    assert_eq!(code(w.engine.login(&w.admin, cred, &pw("sekret"), None).await), "ok");
+}
+
+/// Ttl bounds are the engine's: the same on every surface.
+#[tokio::test]
+async fn ttl_bounds_are_decided_by_the_engine() {
+    let w = world();
+    let (jane, cred) = w.jane().await;
+    let too_long = Some(Ttl::In(Ttl::MAX_SECONDS + 1));
+    assert_eq!(
+        code(w.engine.login(&w.admin, cred, &pw("sekret"), too_long).await),
+        "invalid_argument"
+    );
+    assert_eq!(
+        code(w.engine.create_token(&w.admin, jane.clone(), Some(Ttl::In(0)), None).await),
+        "invalid_argument"
+    );
+    assert_eq!(
+        code(w.engine.create_key(&w.admin, Role::Server, Some(Ttl::In(-5)), None).await),
+        "invalid_argument"
+    );
+    let t = w.engine.create_token(&w.admin, jane, Some(Ttl::In(60)), None).await.unwrap();
+    assert_eq!(t.token.ttl, Some(t0().plus_seconds(60)));
 }

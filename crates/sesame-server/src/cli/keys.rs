@@ -8,13 +8,13 @@
 
 use std::io::Write;
 
-use sesame_auth::{AuthError, Engine, NewKey, Principal};
-use sesame_model::{DocId, Role, Timestamp};
+use sesame_auth::{AuthError, Caller, Engine, NewKey};
+use sesame_model::{DocId, Role, Timestamp, Ttl};
 
 /// The operator at the terminal, acting as admin through the engine (so privileges are
 /// checked and every action is audited like any other admin's).
-fn operator() -> Principal {
-    Principal::Key { key_id: None, role: Role::Admin }
+fn operator() -> Caller {
+    Caller::key(Role::Admin)
 }
 
 /// Mints a key; the caller prints its secret once.
@@ -23,7 +23,7 @@ pub async fn create(
     role: Role,
     ttl: Option<Timestamp>,
 ) -> Result<NewKey, AuthError> {
-    engine.mint_key(role, ttl, None).await
+    engine.mint_key(role, ttl.map(Ttl::At), None).await
 }
 
 /// Writes every key, one per line after a header (`id role created expires`), to `out`;

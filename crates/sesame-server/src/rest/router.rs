@@ -1,4 +1,5 @@
-//! Routing: the one table from `(method, path)` to a [`Route`], and each route's methods.
+//! REST routing: path → [`Route`], then `(route, method)` → [`Op`], the one operation a
+//! request names. Every arm names its method: no method falls through to another operation.
 //!
 //! Paths are split on `/` and each segment percent-decoded; a segment that is not UTF-8 is an
 //! `invalid_request`. No handler logic lives here.
@@ -123,9 +124,47 @@ impl Route {
         }
     }
 
-    /// Whether `method` is allowed here (HEAD is not served).
-    pub fn allows(&self, method: &Method) -> bool {
-        self.allow().split(", ").any(|m| m == method.as_str())
+    /// The operation `method` names on this route; `method_not_allowed` (with this route's
+    /// `Allow`) otherwise. HEAD is not served.
+    pub fn op(self, method: &Method) -> Result<Op, ApiError> {
+        use Method as M;
+        use Route as R;
+        Ok(match (self, method) {
+            (R::Healthz, &M::GET) => Op::Healthz,
+            (R::Readyz, &M::GET) => Op::Readyz,
+            (R::Collections, &M::GET) => Op::ListCollections,
+            (R::Collections, &M::POST) => Op::CreateCollection,
+            (R::Collection(c), &M::GET) => Op::GetCollection(c),
+            (R::Collection(c), &M::DELETE) => Op::DeleteCollection(c),
+            (R::Documents(c), &M::GET) => Op::FindDocuments(c),
+            (R::Documents(c), &M::POST) => Op::CreateDocument(c),
+            (R::Document(c, i), &M::GET) => Op::GetDocument(c, i),
+            (R::Document(c, i), &M::PATCH) => Op::UpdateDocument(c, i),
+            (R::Document(c, i), &M::PUT) => Op::ReplaceDocument(c, i),
+            (R::Document(c, i), &M::DELETE) => Op::DeleteDocument(c, i),
+            (R::DocumentCredential(c, i), &M::GET) => Op::GetDocumentCredential(c, i),
+            (R::DocumentTokens(c, i), &M::GET) => Op::ListDocumentTokens(c, i),
+            (R::DocumentTokens(c, i), &M::DELETE) => Op::RevokeDocumentTokens(c, i),
+            (R::Credentials, &M::POST) => Op::CreateCredential,
+            (R::Credential(i), &M::GET) => Op::GetCredential(i),
+            (R::Credential(i), &M::PATCH) => Op::ChangePassword(i),
+            (R::Credential(i), &M::DELETE) => Op::DeleteCredential(i),
+            (R::CredentialLogin(i), &M::POST) => Op::Login(i),
+            (R::CredentialVerify(i), &M::POST) => Op::Verify(i),
+            (R::Login, &M::POST) => Op::LoginByMatch,
+            (R::Tokens, &M::POST) => Op::CreateToken,
+            (R::TokenSelf, &M::GET) => Op::GetTokenSelf,
+            (R::TokenSelf, &M::DELETE) => Op::Logout,
+            (R::Token(i), &M::GET) => Op::GetToken(i),
+            (R::Token(i), &M::DELETE) => Op::RevokeToken(i),
+            (R::Identity, &M::GET) => Op::GetIdentity,
+            (R::Keys, &M::GET) => Op::ListKeys,
+            (R::Keys, &M::POST) => Op::CreateKey,
+            (R::Key(i), &M::GET) => Op::GetKey(i),
+            (R::Key(i), &M::DELETE) => Op::RevokeKey(i),
+            (R::Audit, &M::GET) => Op::ListAudit,
+            (r, _) => return Err(ApiError::MethodNotAllowed(r.allow())),
+        })
     }
 
     /// A stable name for metrics (bounded cardinality: no ids).
@@ -157,5 +196,96 @@ impl Route {
     /// Whether this route needs no authentication.
     pub fn is_public(&self) -> bool {
         matches!(self, Route::Healthz | Route::Readyz)
+    }
+}
+
+/// One REST operation, with its path parameters (still unparsed strings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Op {
+    Healthz,
+    Readyz,
+    ListCollections,
+    CreateCollection,
+    GetCollection(String),
+    DeleteCollection(String),
+    FindDocuments(String),
+    CreateDocument(String),
+    GetDocument(String, String),
+    UpdateDocument(String, String),
+    ReplaceDocument(String, String),
+    DeleteDocument(String, String),
+    GetDocumentCredential(String, String),
+    ListDocumentTokens(String, String),
+    RevokeDocumentTokens(String, String),
+    CreateCredential,
+    GetCredential(String),
+    ChangePassword(String),
+    DeleteCredential(String),
+    Login(String),
+    Verify(String),
+    LoginByMatch,
+    CreateToken,
+    GetTokenSelf,
+    Logout,
+    GetToken(String),
+    RevokeToken(String),
+    GetIdentity,
+    ListKeys,
+    CreateKey,
+    GetKey(String),
+    RevokeKey(String),
+    ListAudit,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Allow` and the operation table agree: every listed method has an operation, every other
+    /// method is refused.
+    #[test]
+    fn allow_headers_match_the_operation_table() {
+        let paths = [
+            "/healthz",
+            "/readyz",
+            "/collections",
+            "/collections/C",
+            "/collections/C/documents",
+            "/collections/C/documents/1",
+            "/collections/C/documents/1/credential",
+            "/collections/C/documents/1/tokens",
+            "/credentials",
+            "/credentials/1",
+            "/credentials/1/login",
+            "/credentials/1/verify",
+            "/login",
+            "/tokens",
+            "/tokens/self",
+            "/tokens/1",
+            "/identity",
+            "/keys",
+            "/keys/1",
+            "/audit",
+        ];
+        let methods = [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::TRACE,
+            Method::CONNECT,
+        ];
+        for path in paths {
+            let route = Route::parse(path).unwrap();
+            let allow: Vec<&str> = route.allow().split(", ").collect();
+            for m in &methods {
+                let routed = route.clone().op(m).is_ok();
+                assert_eq!(routed, allow.contains(&m.as_str()), "{m} {path}");
+            }
+        }
     }
 }

@@ -1,0 +1,198 @@
+//! REST representations: how a collection, document, credential, token, key, page or audit
+//! event looks in JSON (Fauna's shapes: `id` as a string, `coll`, `ts` as RFC 3339).
+//!
+//! Written with `serde::Serialize` on borrowed views, straight into the response buffer: the
+//! authenticated hot path (`GET /tokens/self`) then builds no intermediate JSON tree. Domain
+//! types are not `Serialize`; this file is the only place that decides their REST shape.
+
+use std::fmt;
+
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sesame_auth::{NewKey, NewToken};
+use sesame_model::{Collection, Credential, Data, DocId, DocRef, Document, Key, Token};
+use sesame_store::Page;
+
+use crate::response::{Out, Repr};
+
+/// Serializes a `Display` value as a JSON string, written straight into the output.
+struct Shown<T>(T);
+
+impl<T: fmt::Display> Serialize for Shown<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+#[derive(Serialize)]
+struct RefOut<'a> {
+    coll: &'a str,
+    id: Shown<DocId>,
+}
+
+fn ref_out(r: &DocRef) -> RefOut<'_> {
+    RefOut { coll: r.coll.as_str(), id: Shown(r.id) }
+}
+
+fn data_out(d: &Option<Data>) -> Option<&Map<String, Value>> {
+    d.as_ref().map(Data::as_map)
+}
+
+impl Repr for Collection {
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("name", self.name.as_str())?;
+        m.serialize_entry("coll", "Collection")?;
+        m.serialize_entry("ts", &Shown(self.ts))?;
+        m.end()
+    }
+}
+
+impl Repr for Document {
+    /// `{"id","coll","ts", …fields}`.
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(3 + self.fields.len()))?;
+        m.serialize_entry("id", &Shown(self.id))?;
+        m.serialize_entry("coll", self.coll.as_str())?;
+        m.serialize_entry("ts", &Shown(self.ts))?;
+        for (k, v) in self.fields.as_map() {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl Repr for Credential {
+    /// `{"id","coll":"Credential","ts","document","data"?}` — never a password or hash.
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", &Shown(self.id))?;
+        m.serialize_entry("coll", "Credential")?;
+        m.serialize_entry("ts", &Shown(self.ts))?;
+        m.serialize_entry("document", &ref_out(&self.document))?;
+        if let Some(d) = data_out(&self.data) {
+            m.serialize_entry("data", d)?;
+        }
+        m.end()
+    }
+}
+
+fn token_entries<M: SerializeMap>(t: &Token, m: &mut M) -> Result<(), M::Error> {
+    m.serialize_entry("id", &Shown(t.id))?;
+    m.serialize_entry("coll", "Token")?;
+    m.serialize_entry("ts", &Shown(t.ts))?;
+    m.serialize_entry("document", &ref_out(&t.document))?;
+    if let Some(ttl) = t.ttl {
+        m.serialize_entry("ttl", &Shown(ttl))?;
+    }
+    if let Some(d) = data_out(&t.data) {
+        m.serialize_entry("data", d)?;
+    }
+    m.serialize_entry("origin", t.origin.as_str())?;
+    if let Some(a) = t.client.addr {
+        m.serialize_entry("client_addr", &Shown(a))?;
+    }
+    if let Some(ua) = &t.client.user_agent {
+        m.serialize_entry("user_agent", ua)?;
+    }
+    if let Some(u) = t.last_used {
+        m.serialize_entry("last_used", &Shown(u))?;
+    }
+    Ok(())
+}
+
+impl Repr for Token {
+    /// `{"id","coll":"Token","ts","document","ttl"?,"data"?,"origin"}` — no secret.
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        token_entries(self, &mut m)?;
+        m.end()
+    }
+}
+
+impl Repr for NewToken {
+    /// A token with its secret: only in the response that creates it.
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        token_entries(&self.token, &mut m)?;
+        m.serialize_entry("secret", self.secret.expose())?;
+        m.end()
+    }
+}
+
+fn key_entries<M: SerializeMap>(k: &Key, m: &mut M) -> Result<(), M::Error> {
+    m.serialize_entry("id", &Shown(k.id))?;
+    m.serialize_entry("coll", "Key")?;
+    m.serialize_entry("ts", &Shown(k.ts))?;
+    m.serialize_entry("role", k.role.as_str())?;
+    if let Some(ttl) = k.ttl {
+        m.serialize_entry("ttl", &Shown(ttl))?;
+    }
+    if let Some(d) = data_out(&k.data) {
+        m.serialize_entry("data", d)?;
+    }
+    Ok(())
+}
+
+impl Repr for Key {
+    /// `{"id","coll":"Key","ts","role","ttl"?,"data"?}` — no secret.
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        key_entries(self, &mut m)?;
+        m.end()
+    }
+}
+
+impl Repr for NewKey {
+    /// A key with its secret: only in the response that creates it.
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        key_entries(&self.key, &mut m)?;
+        m.serialize_entry("secret", self.secret.expose())?;
+        m.end()
+    }
+}
+
+impl<T: Repr, C: ToString> Repr for Page<T, C> {
+    /// `{"data": [...], "after": cursor|null}`.
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let items: Vec<Out<'_, T>> = self.data.iter().map(Out).collect();
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("data", &items)?;
+        m.serialize_entry("after", &self.after.as_ref().map(ToString::to_string))?;
+        m.end()
+    }
+}
+
+impl Repr for sesame_model::AuditEvent {
+    /// `{"id","coll":"Audit","ts","type","reason"?,"actor"?,"identity"?,"credential"?,"token"?,"key"?,"client_addr"?,"count"?}`.
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", &Shown(self.id))?;
+        m.serialize_entry("coll", "Audit")?;
+        m.serialize_entry("ts", &Shown(self.ts))?;
+        m.serialize_entry("type", self.kind.as_str())?;
+        if let Some(r) = &self.reason {
+            m.serialize_entry("reason", r)?;
+        }
+        if let Some(a) = &self.actor {
+            m.serialize_entry("actor", a)?;
+        }
+        if let Some(d) = &self.identity {
+            m.serialize_entry("identity", &ref_out(d))?;
+        }
+        for (k, v) in [("credential", self.credential), ("token", self.token), ("key", self.key)] {
+            if let Some(id) = v {
+                m.serialize_entry(k, &id.to_string())?;
+            }
+        }
+        if let Some(a) = self.client_addr {
+            m.serialize_entry("client_addr", &Shown(a))?;
+        }
+        if let Some(c) = self.count {
+            m.serialize_entry("count", &c)?;
+        }
+        m.end()
+    }
+}
