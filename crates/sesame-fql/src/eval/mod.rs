@@ -496,6 +496,12 @@ impl<'h> Interp<'h> {
     }
 }
 
+/// `document_not_found` for a missing document ("Collection `C` does not contain document with
+/// id N." or "C `name` not found.").
+pub fn doc_missing(d: &crate::value::DocRef) -> QueryError {
+    access::doc_missing_error(d)
+}
+
 /// `type_mismatch` "expected type: T, received U".
 pub(crate) fn type_mismatch(want: &str, got: &Value) -> QueryError {
     QueryError::new(Code::TypeMismatch, format!("expected type: {want}, received {}", got.type_name()))
