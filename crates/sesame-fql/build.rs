@@ -10,9 +10,15 @@ fn main() {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut out = String::new();
     for line in text.lines() {
-        let Some(rest) = line.split("\"id\": \"").nth(1).or_else(|| line.split("\"id\":\"").nth(1)) else { continue };
+        let Some(rest) = line.split("\"id\": \"").nth(1).or_else(|| line.split("\"id\":\"").nth(1))
+        else {
+            continue;
+        };
         let Some(id) = rest.split('"').next() else { continue };
-        let name: String = id.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+        let name: String = id
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .collect();
         let _ = writeln!(out, "#[test]\nfn {name}() {{\n    crate::case({id:?});\n}}");
     }
     let dir = std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into());

@@ -50,7 +50,13 @@ fn is_time(s: &str) -> bool {
 
 /// Compares `actual` with `expected` (placeholders, type-aware numbers, optional subset mode,
 /// `@double` numerically when `tagged`).
-pub fn compare(expected: &Json, actual: &Json, subset: bool, tagged: bool, path: &str) -> Result<(), String> {
+pub fn compare(
+    expected: &Json,
+    actual: &Json,
+    subset: bool,
+    tagged: bool,
+    path: &str,
+) -> Result<(), String> {
     let fail = || Err(format!("at {path}: expected {expected}, got {actual}"));
     match expected {
         Json::String(s) if s == "<any>" => Ok(()),
@@ -84,16 +90,30 @@ pub fn compare(expected: &Json, actual: &Json, subset: bool, tagged: bool, path:
         Json::Object(e) => {
             let Json::Object(a) = actual else { return fail() };
             if tagged {
-                if let (Some(Json::String(x)), Some(Json::String(y))) = (e.get("@double"), a.get("@double")) {
-                    let num = |s: &str| s.parse::<f64>().ok().or(match s { "Infinity" => Some(f64::INFINITY), "-Infinity" => Some(f64::NEG_INFINITY), _ => None });
-                    return if x == y || (num(x).is_some() && num(x) == num(y)) { Ok(()) } else { fail() };
+                if let (Some(Json::String(x)), Some(Json::String(y))) =
+                    (e.get("@double"), a.get("@double"))
+                {
+                    let num = |s: &str| {
+                        s.parse::<f64>().ok().or(match s {
+                            "Infinity" => Some(f64::INFINITY),
+                            "-Infinity" => Some(f64::NEG_INFINITY),
+                            _ => None,
+                        })
+                    };
+                    return if x == y || (num(x).is_some() && num(x) == num(y)) {
+                        Ok(())
+                    } else {
+                        fail()
+                    };
                 }
             }
             if !subset && e.len() != a.len() {
                 return fail();
             }
             for (k, x) in e {
-                let Some(y) = a.get(k) else { return Err(format!("at {path}: missing key `{k}` in {actual}")) };
+                let Some(y) = a.get(k) else {
+                    return Err(format!("at {path}: missing key `{k}` in {actual}"));
+                };
                 compare(x, y, subset, tagged, &format!("{path}.{k}"))?;
             }
             Ok(())
@@ -108,7 +128,14 @@ pub fn compare(expected: &Json, actual: &Json, subset: bool, tagged: bool, path:
     }
 }
 
-fn check_expect(query: &str, who: &As, expect: &Json, run: &mut Runner<'_>, notes: &mut Notes, tagged_pass: bool) -> Result<(), String> {
+fn check_expect(
+    query: &str,
+    who: &As,
+    expect: &Json,
+    run: &mut Runner<'_>,
+    notes: &mut Notes,
+    tagged_pass: bool,
+) -> Result<(), String> {
     let subset = expect["match"].as_str() == Some("subset");
     if tagged_pass {
         let Some(t) = expect.get("tagged") else { return Ok(()) };
@@ -116,7 +143,8 @@ fn check_expect(query: &str, who: &As, expect: &Json, run: &mut Runner<'_>, note
         if status != 200 {
             return Err(format!("tagged run: HTTP {status}: {body}"));
         }
-        return compare(t, &body["data"], subset, true, "tagged").map_err(|e| format!("{e} (tagged)"));
+        return compare(t, &body["data"], subset, true, "tagged")
+            .map_err(|e| format!("{e} (tagged)"));
     }
     let (status, body) = run(query, who, "simple");
     if let Some(err) = expect.get("error") {
@@ -127,12 +155,16 @@ fn check_expect(query: &str, who: &As, expect: &Json, run: &mut Runner<'_>, note
         let got = &body["error"];
         for k in ["code", "message", "abort", "constraint_failures"] {
             if let Some(x) = err.get(k) {
-                compare(x, &got[k], false, false, &format!("error.{k}")).map_err(|e| format!("{e} (body {body})"))?;
+                compare(x, &got[k], false, false, &format!("error.{k}"))
+                    .map_err(|e| format!("{e} (body {body})"))?;
             }
         }
         if let Some(s) = expect["summary"].as_str() {
             if body["summary"].as_str() != Some(s) {
-                notes.push(format!("summary differs (advisory):\n--- expected\n{s}\n--- got\n{}", body["summary"].as_str().unwrap_or("")));
+                notes.push(format!(
+                    "summary differs (advisory):\n--- expected\n{s}\n--- got\n{}",
+                    body["summary"].as_str().unwrap_or("")
+                ));
             }
         }
         return Ok(());
@@ -166,7 +198,12 @@ pub fn run_case(case: &Case, new_runner: &mut NewRunner<'_>) -> Result<Notes, St
     Ok(notes)
 }
 
-fn run_pass(case: &Case, run: &mut Runner<'_>, notes: &mut Notes, tagged: bool) -> Result<(), String> {
+fn run_pass(
+    case: &Case,
+    run: &mut Runner<'_>,
+    notes: &mut Notes,
+    tagged: bool,
+) -> Result<(), String> {
     let c = &case.raw;
     let mut last = Json::Null;
     for s in c["setup"].as_array().into_iter().flatten().filter_map(Json::as_str) {
@@ -178,7 +215,10 @@ fn run_pass(case: &Case, run: &mut Runner<'_>, notes: &mut Notes, tagged: bool) 
     }
     let who_of = |a: &Json| -> Result<As, String> {
         if a.as_str() == Some("token") {
-            last["secret"].as_str().map(|s| As::Secret(s.to_owned())).ok_or_else(|| "no token secret from the last setup query".to_owned())
+            last["secret"]
+                .as_str()
+                .map(|s| As::Secret(s.to_owned()))
+                .ok_or_else(|| "no token secret from the last setup query".to_owned())
         } else {
             Ok(As::Admin)
         }
@@ -192,9 +232,11 @@ fn run_pass(case: &Case, run: &mut Runner<'_>, notes: &mut Notes, tagged: bool) 
     for step in c["then"].as_array().into_iter().flatten() {
         let who = who_of(&step["as"])?;
         let q = step["query"].as_str().ok_or("then step without query")?;
-        check_expect(q, &who, &step["expect"], run, notes, false).map_err(|e| format!("then `{q}`: {e}"))?;
+        check_expect(q, &who, &step["expect"], run, notes, false)
+            .map_err(|e| format!("then `{q}`: {e}"))?;
         if step["expect"].get("tagged").is_some() {
-            check_expect(q, &who, &step["expect"], run, notes, true).map_err(|e| format!("then `{q}` (tagged): {e}"))?;
+            check_expect(q, &who, &step["expect"], run, notes, true)
+                .map_err(|e| format!("then `{q}` (tagged): {e}"))?;
         }
     }
     Ok(())

@@ -113,7 +113,10 @@ pub struct ConstraintFailure {
 impl ConstraintFailure {
     /// A failure on a single top-level field.
     pub fn field(name: &str, message: impl Into<String>) -> Self {
-        ConstraintFailure { paths: vec![vec![serde_json::Value::from(name)]], message: message.into() }
+        ConstraintFailure {
+            paths: vec![vec![serde_json::Value::from(name)]],
+            message: message.into(),
+        }
     }
 }
 
@@ -184,7 +187,11 @@ impl QueryError {
 
     /// One parse diagnostic as an `invalid_query`.
     pub fn parse(message: impl Into<String>, span: Span) -> Self {
-        QueryError::invalid_query(vec![Diagnostic { message: message.into(), span, annotation: None }])
+        QueryError::invalid_query(vec![Diagnostic {
+            message: message.into(),
+            span,
+            annotation: None,
+        }])
     }
 
     /// `invalid_request` "Invalid request body: <detail>".

@@ -91,7 +91,12 @@ pub trait Host {
     fn read_doc(&mut self, doc: &DocRef) -> Result<DocRead, QueryError>;
     /// Creates a user document (fields validated by the evaluator; `id` explicit or fresh and
     /// increasing). Errors: `permission_denied`, `document_id_exists`, `constraint_failure`.
-    fn create_doc(&mut self, coll: &str, id: Option<i64>, fields: Object) -> Result<DocRef, QueryError>;
+    fn create_doc(
+        &mut self,
+        coll: &str,
+        id: Option<i64>,
+        fields: Object,
+    ) -> Result<DocRef, QueryError>;
     /// Updates (deep merge, `null` removes; see `value_ops::deep_merge`) or replaces the user
     /// fields of a document. Native documents (tokens, keys, roles) are handled too.
     fn update_doc(&mut self, doc: &DocRef, patch: Object, replace: bool) -> Result<(), QueryError>;

@@ -11,8 +11,9 @@ use crate::error::{QueryError, Result};
 pub const MAX_DEPTH: usize = 128;
 
 /// Keywords that are never identifiers.
-pub const KEYWORDS: &[&str] =
-    &["if", "else", "at", "match", "case", "let", "null", "true", "false", "isa", "join", "on", "of"];
+pub const KEYWORDS: &[&str] = &[
+    "if", "else", "at", "match", "case", "let", "null", "true", "false", "isa", "join", "on", "of",
+];
 
 /// Punctuation and operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -325,7 +326,8 @@ impl Lexer<'_> {
                 }
                 let Some(d) = (c as char).to_digit(radix) else { break };
                 any = true;
-                mag = mag.and_then(|m| m.checked_mul(u128::from(radix))?.checked_add(u128::from(d)));
+                mag =
+                    mag.and_then(|m| m.checked_mul(u128::from(radix))?.checked_add(u128::from(d)));
                 approx = approx * f64::from(radix) + f64::from(d);
                 self.pos += 1;
             }
@@ -407,7 +409,8 @@ impl Lexer<'_> {
             return err("Invalid escape", esc_start, self.pos);
         }
         self.pos += n;
-        u32::from_str_radix(s, 16).map_err(|_| QueryError::parse("Invalid escape", Span::new(esc_start, self.pos)))
+        u32::from_str_radix(s, 16)
+            .map_err(|_| QueryError::parse("Invalid escape", Span::new(esc_start, self.pos)))
     }
 
     fn escape(&mut self, out: &mut String) -> Result<()> {

@@ -93,7 +93,13 @@ pub fn error_json(e: &QueryError, abort: Option<Json>) -> Json {
     Json::Object(m)
 }
 
-fn error_response(e: &QueryError, src: &str, abort: Option<Json>, txn_ts: i64, stats: Stats) -> Response {
+fn error_response(
+    e: &QueryError,
+    src: &str,
+    abort: Option<Json>,
+    txn_ts: i64,
+    stats: Stats,
+) -> Response {
     let body = if e.code == Code::InvalidRequest || e.code == Code::Unauthorized {
         json!({ "error": error_json(e, None) })
     } else {
@@ -114,7 +120,16 @@ fn check_modules(v: &Value, host: &mut dyn Host) -> Result<(), String> {
         Value::Module(m) => {
             let builtin = matches!(
                 &**m,
-                "Collection" | "Credential" | "Credentials" | "Token" | "Key" | "Role" | "Query" | "Time" | "Set" | "Math"
+                "Collection"
+                    | "Credential"
+                    | "Credentials"
+                    | "Token"
+                    | "Key"
+                    | "Role"
+                    | "Query"
+                    | "Time"
+                    | "Set"
+                    | "Math"
             );
             if builtin || host.is_user_collection(m) {
                 Ok(())
@@ -154,7 +169,8 @@ pub fn run_request(host: &mut dyn Host, req: &Request, opts: &Options) -> Respon
         }
     }
     let mut interp = Interp::new(host, opts.limits.clone(), req.holes.clone());
-    let result = interp.run(&stmts, &req.arguments).and_then(|v| interp.materialize(&v, opts.format));
+    let result =
+        interp.run(&stmts, &req.arguments).and_then(|v| interp.materialize(&v, opts.format));
     match result {
         Ok(data) => Response {
             status: 200,
@@ -169,7 +185,11 @@ pub fn run_request(host: &mut dyn Host, req: &Request, opts: &Options) -> Respon
             let abort = match &e.abort {
                 Some(v) => {
                     let v = (**v).clone();
-                    Some(interp.materialize(&v, opts.format).unwrap_or_else(|_| encode_plain(&v, opts.format)))
+                    Some(
+                        interp
+                            .materialize(&v, opts.format)
+                            .unwrap_or_else(|_| encode_plain(&v, opts.format)),
+                    )
                 }
                 None => None,
             };
@@ -181,7 +201,11 @@ pub fn run_request(host: &mut dyn Host, req: &Request, opts: &Options) -> Respon
 
 /// Evaluates a role predicate (lambda source) read-only with a small budget, for hosts that
 /// check privileges. `true` allows; anything else (including an error) denies.
-pub fn eval_predicate(host: &mut dyn Host, lambda_src: &str, args: Vec<Value>) -> Result<bool, QueryError> {
+pub fn eval_predicate(
+    host: &mut dyn Host,
+    lambda_src: &str,
+    args: Vec<Value>,
+) -> Result<bool, QueryError> {
     let def = parse_lambda(lambda_src)?;
     let limits = Limits { fuel: 10_000, max_call_depth: 32, ..Limits::default() };
     let mut interp = Interp::new(host, limits, Vec::new());

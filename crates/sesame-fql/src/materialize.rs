@@ -100,7 +100,8 @@ fn encode_plain_at(v: &Value, f: Format, depth: usize) -> Json {
         Value::Long(i) if tagged => json!({ "@long": i.to_string() }),
         Value::Long(i) => Json::from(*i),
         Value::Double(d) if tagged => json!({ "@double": java_double(*d) }),
-        Value::Double(d) => serde_json::Number::from_f64(*d).map_or_else(|| Json::from(java_double(*d)), Json::Number),
+        Value::Double(d) => serde_json::Number::from_f64(*d)
+            .map_or_else(|| Json::from(java_double(*d)), Json::Number),
         Value::Str(s) => Json::from(&**s),
         Value::Id(i) => Json::from(i.to_string()),
         Value::Time(t) => time(*t, f),
@@ -114,10 +115,13 @@ fn encode_plain_at(v: &Value, f: Format, depth: usize) -> Json {
                 Json::from(s)
             }
         }
-        Value::Array(a) => Json::Array(a.iter().map(|x| encode_plain_at(x, f, depth + 1)).collect()),
-        Value::Object(o) => {
-            wrap_object(o.iter().map(|(k, x)| (k.clone(), encode_plain_at(x, f, depth + 1))).collect(), f)
+        Value::Array(a) => {
+            Json::Array(a.iter().map(|x| encode_plain_at(x, f, depth + 1)).collect())
         }
+        Value::Object(o) => wrap_object(
+            o.iter().map(|(k, x)| (k.clone(), encode_plain_at(x, f, depth + 1))).collect(),
+            f,
+        ),
         Value::Doc(d) => encode_ref(d, f),
         Value::Set(_) => Json::from("[set]"),
         Value::Module(m) => module(m, f),
@@ -184,7 +188,9 @@ impl Interp<'_> {
         let live = match self.read(d)? {
             DocRead::Live(l) if !d.is_deleted_marker() => l,
             DocRead::Denied => return Ok(encode_null_doc(d, Missing::Denied, f)),
-            DocRead::Deleted | DocRead::Live(_) => return Ok(encode_null_doc(d, Missing::Deleted, f)),
+            DocRead::Deleted | DocRead::Live(_) => {
+                return Ok(encode_null_doc(d, Missing::Deleted, f))
+            }
             DocRead::NotFound => {
                 let why = if d.is_deleted_marker() { Missing::Deleted } else { Missing::NotFound };
                 return Ok(encode_null_doc(d, why, f));

@@ -177,7 +177,9 @@ impl<'t> Parser<'t> {
     fn binding_name(&mut self) -> Result<(String, Span)> {
         let t = self.advance();
         match &t.tok {
-            Tok::Ident(n) if n == "FQL" || n == "_" => Err(QueryError::parse("Invalid identifier", t.span)),
+            Tok::Ident(n) if n == "FQL" || n == "_" => {
+                Err(QueryError::parse("Invalid identifier", t.span))
+            }
             Tok::Ident(n) => Ok((n.clone(), t.span)),
             Tok::Kw(k) => Err(keyword_err(k, t.span)),
             _ => {
@@ -413,14 +415,19 @@ impl<'t> Parser<'t> {
             Tok::P(P::Plus) => {
                 self.advance();
                 return match self.cur().tok {
-                    Tok::Int(_) | Tok::Float(_) if !self.cur().nl_before => self.number(false, t.span),
+                    Tok::Int(_) | Tok::Float(_) if !self.cur().nl_before => {
+                        self.number(false, t.span)
+                    }
                     _ => Err(self.unexpected("expression")),
                 };
             }
             _ => return self.postfix_primary(),
         };
         self.advance();
-        if op == UnOp::Neg && matches!(self.cur().tok, Tok::Int(_) | Tok::Float(_)) && !self.cur().nl_before {
+        if op == UnOp::Neg
+            && matches!(self.cur().tok, Tok::Int(_) | Tok::Float(_))
+            && !self.cur().nl_before
+        {
             return self.number(true, t.span);
         }
         self.enter(t.span)?;
@@ -492,7 +499,10 @@ impl<'t> Parser<'t> {
     fn index(&mut self) -> Result<ChainKind> {
         let mut args = self.args(P::LBracket, P::RBracket)?;
         if args.len() != 1 {
-            return Err(QueryError::parse("Expected exactly one index", self.span_from(self.cur().span)));
+            return Err(QueryError::parse(
+                "Expected exactly one index",
+                self.span_from(self.cur().span),
+            ));
         }
         Ok(ChainKind::Index(Box::new(args.remove(0))))
     }
@@ -651,7 +661,10 @@ impl<'t> Parser<'t> {
             (Tok::P(P::RBrace), _) => true,
             (Tok::Ident(_) | Tok::Kw(_) | Tok::Str(_), Tok::P(P::Colon)) => true,
             (Tok::Template(_), Tok::P(P::Colon)) => {
-                return Err(QueryError::parse("Object keys do not support interpolation", self.cur().span))
+                return Err(QueryError::parse(
+                    "Object keys do not support interpolation",
+                    self.cur().span,
+                ))
             }
             _ => false,
         };
@@ -666,7 +679,10 @@ impl<'t> Parser<'t> {
                         Tok::Kw(k) => (*k).to_owned(),
                         Tok::Str(s) => s.clone(),
                         Tok::Template(_) => {
-                            return Err(QueryError::parse("Object keys do not support interpolation", kt.span))
+                            return Err(QueryError::parse(
+                                "Object keys do not support interpolation",
+                                kt.span,
+                            ))
                         }
                         _ => {
                             p.i -= 1;
@@ -677,7 +693,11 @@ impl<'t> Parser<'t> {
                     let v = p.expr0()?;
                     if let Some(j) = fields.iter().position(|(k, _)| *k == key) {
                         return Err(QueryError::invalid_query(vec![
-                            Diagnostic { message: "Duplicate key".into(), span: kt.span, annotation: None },
+                            Diagnostic {
+                                message: "Duplicate key".into(),
+                                span: kt.span,
+                                annotation: None,
+                            },
                             Diagnostic {
                                 message: "Key originally used here".into(),
                                 span: key_spans[j],

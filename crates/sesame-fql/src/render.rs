@@ -129,7 +129,11 @@ fn render(v: &Json, out: &mut String, depth: usize) {
                 Some((t, Json::Object(inner))) if t == "@doc" => {
                     let mut shown = inner.clone();
                     if let Some(c) = shown.get_mut("coll") {
-                        *c = Json::Object([("@mod".to_owned(), Json::from(coll_name(Some(c))))].into_iter().collect());
+                        *c = Json::Object(
+                            [("@mod".to_owned(), Json::from(coll_name(Some(c))))]
+                                .into_iter()
+                                .collect(),
+                        );
                     }
                     fields(&shown, out, depth);
                 }

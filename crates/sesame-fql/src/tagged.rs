@@ -65,8 +65,12 @@ fn decode_at(j: &Json, plain: bool, depth: usize) -> Result<Value, String> {
             }
             let v = &o[tag.as_str()];
             match tag.as_str() {
-                "@int" => Value::Int(tag_str(v, tag)?.parse().map_err(|_| "invalid @int".to_owned())?),
-                "@long" => Value::Long(tag_str(v, tag)?.parse().map_err(|_| "invalid @long".to_owned())?),
+                "@int" => {
+                    Value::Int(tag_str(v, tag)?.parse().map_err(|_| "invalid @int".to_owned())?)
+                }
+                "@long" => {
+                    Value::Long(tag_str(v, tag)?.parse().map_err(|_| "invalid @long".to_owned())?)
+                }
                 "@double" => {
                     let s = tag_str(v, tag)?;
                     Value::Double(match s {
@@ -77,11 +81,19 @@ fn decode_at(j: &Json, plain: bool, depth: usize) -> Result<Value, String> {
                     })
                 }
                 "@time" => Value::Time(
-                    sesame_model::Timestamp::parse_rfc3339(tag_str(v, tag)?).map_err(|_| "invalid @time".to_owned())?,
+                    sesame_model::Timestamp::parse_rfc3339(tag_str(v, tag)?)
+                        .map_err(|_| "invalid @time".to_owned())?,
                 ),
                 "@date" => {
                     let s = tag_str(v, tag)?;
-                    let ok = s.len() == 10 && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+                    let ok = s.len() == 10
+                        && s.bytes().enumerate().all(|(i, b)| {
+                            if i == 4 || i == 7 {
+                                b == b'-'
+                            } else {
+                                b.is_ascii_digit()
+                            }
+                        });
                     if !ok {
                         return Err("invalid @date".into());
                     }
@@ -95,7 +107,9 @@ fn decode_at(j: &Json, plain: bool, depth: usize) -> Result<Value, String> {
                 ),
                 "@mod" => Value::Module(tag_str(v, tag)?.into()),
                 "@ref" | "@doc" => {
-                    let Json::Object(r) = v else { return Err(format!("{tag} value must be an object")) };
+                    let Json::Object(r) = v else {
+                        return Err(format!("{tag} value must be an object"));
+                    };
                     let coll = match r.get("coll") {
                         Some(Json::Object(c)) => c.get("@mod").and_then(Json::as_str),
                         Some(Json::String(s)) => Some(s.as_str()),
@@ -110,14 +124,20 @@ fn decode_at(j: &Json, plain: bool, depth: usize) -> Result<Value, String> {
                                 .or_else(|| id.as_i64())
                                 .filter(|i| *i >= 0)
                                 .ok_or_else(|| format!("{tag} field 'id' must be an integer"))?;
-                            Value::Doc(DocRef { coll: coll.into(), key: crate::value::DocKey::Id(id), overlay: None })
+                            Value::Doc(DocRef {
+                                coll: coll.into(),
+                                key: crate::value::DocKey::Id(id),
+                                overlay: None,
+                            })
                         }
                         (None, Some(Json::String(n))) => Value::Doc(DocRef::named(coll, n)),
                         _ => return Err(format!("{tag} must have an 'id' or a 'name'")),
                     }
                 }
                 "@object" => {
-                    let Json::Object(inner) = v else { return Err("@object value must be an object".into()) };
+                    let Json::Object(inner) = v else {
+                        return Err("@object value must be an object".into());
+                    };
                     let mut out = Object::with_capacity(inner.len());
                     for (k, x) in inner {
                         out.insert(k.clone(), decode_at(x, plain, depth + 1)?);

@@ -54,7 +54,8 @@ pub fn decode_request(body: &Json) -> Result<Request> {
         None | Some(Json::Null) => {}
         Some(Json::Object(args)) => {
             for (k, v) in args {
-                let v = crate::tagged::decode(v, true).map_err(|m| QueryError::request(format!("argument `{k}`: {m}")))?;
+                let v = crate::tagged::decode(v, true)
+                    .map_err(|m| QueryError::request(format!("argument `{k}`: {m}")))?;
                 req.arguments.insert(k.clone(), v);
             }
         }
@@ -84,7 +85,10 @@ impl Builder<'_> {
         }
         self.req.text.push_str(s);
         if self.req.text.len() > MAX_QUERY_TEXT {
-            return Err(QueryError::parse(format!("Query text exceeds {MAX_QUERY_TEXT} bytes"), Span::new(0, 0)));
+            return Err(QueryError::parse(
+                format!("Query text exceeds {MAX_QUERY_TEXT} bytes"),
+                Span::new(0, 0),
+            ));
         }
         Ok(())
     }
@@ -107,8 +111,12 @@ impl Builder<'_> {
         match t {
             Json::Object(o) if o.len() == 1 => match o.iter().next() {
                 Some((k, _)) if k == "value" => true,
-                Some((k, Json::Array(items))) if k == "array" => items.iter().all(Self::only_values),
-                Some((k, Json::Object(fields))) if k == "object" => fields.values().all(Self::only_values),
+                Some((k, Json::Array(items))) if k == "array" => {
+                    items.iter().all(Self::only_values)
+                }
+                Some((k, Json::Object(fields))) if k == "object" => {
+                    fields.values().all(Self::only_values)
+                }
                 _ => false,
             },
             _ => false,
@@ -120,7 +128,9 @@ impl Builder<'_> {
         match t {
             Json::Object(o) => match o.iter().next() {
                 Some((k, v)) if k == "value" => v.clone(),
-                Some((k, Json::Array(items))) if k == "array" => Json::Array(items.iter().map(Self::values_json).collect()),
+                Some((k, Json::Array(items))) if k == "array" => {
+                    Json::Array(items.iter().map(Self::values_json).collect())
+                }
                 Some((k, Json::Object(fields))) if k == "object" => {
                     let inner: serde_json::Map<String, Json> =
                         fields.iter().map(|(k, v)| (k.clone(), Self::values_json(v))).collect();
@@ -140,7 +150,9 @@ impl Builder<'_> {
         if o.len() != 1 {
             return Err(QueryError::request("a template part must have exactly one key"));
         }
-        let Some((k, v)) = o.iter().next() else { return Err(QueryError::request("empty template part")) };
+        let Some((k, v)) = o.iter().next() else {
+            return Err(QueryError::request("empty template part"));
+        };
         if Self::only_values(t) && k != "value" {
             return self.hole(&Self::values_json(t));
         }

@@ -22,8 +22,27 @@ type R<T> = Result<T, QueryError>;
 
 /// Names that user collections may not take.
 const RESERVED_NAMES: &[&str] = &[
-    "Collection", "Credential", "Credentials", "Token", "Key", "Role", "Query", "Time", "Set", "Math", "Object",
-    "Array", "String", "Function", "Database", "AccessProvider", "Date", "ID", "Boolean", "Number", "Null",
+    "Collection",
+    "Credential",
+    "Credentials",
+    "Token",
+    "Key",
+    "Role",
+    "Query",
+    "Time",
+    "Set",
+    "Math",
+    "Object",
+    "Array",
+    "String",
+    "Function",
+    "Database",
+    "AccessProvider",
+    "Date",
+    "ID",
+    "Boolean",
+    "Number",
+    "Null",
 ];
 const BUILTIN_ROLES: &[&str] = &["admin", "server", "server-readonly", "client"];
 
@@ -96,14 +115,17 @@ fn cf(msg: &str, field: &str, what: impl Into<String>) -> QueryError {
 
 fn fields_of(v: Option<&Value>) -> Vec<String> {
     match v {
-        Some(Value::Array(a)) => a.iter().filter_map(|x| match x {
-            Value::Str(s) => Some(s.to_string()),
-            Value::Object(o) => match o.get("field") {
-                Some(Value::Str(s)) => Some(s.to_string()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| match x {
+                Value::Str(s) => Some(s.to_string()),
+                Value::Object(o) => match o.get("field") {
+                    Some(Value::Str(s)) => Some(s.to_string()),
+                    _ => None,
+                },
                 _ => None,
-            },
-            _ => None,
-        }).collect(),
+            })
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -130,7 +152,12 @@ impl MemHost {
         }
         match kind.as_str() {
             "Token" => match doc.fields.get("document") {
-                Some(Value::Doc(identity)) if self.db.docs.contains_key(&(identity.coll.to_string(), identity.id_num()?)) => {
+                Some(Value::Doc(identity))
+                    if self
+                        .db
+                        .docs
+                        .contains_key(&(identity.coll.to_string(), identity.id_num()?)) =>
+                {
                     Some(Caller::Token { token: *id, identity: identity.clone() })
                 }
                 _ => None,
@@ -147,7 +174,10 @@ impl MemHost {
     pub fn query_body(&mut self, secret: Option<&str>, body: &Json, format: Format) -> (u16, Json) {
         self.now = self.now.plus_micros(1_000);
         let Some(caller) = self.authenticate(secret) else {
-            return (401, serde_json::json!({"error": {"code": "unauthorized", "message": "Access token required"}}));
+            return (
+                401,
+                serde_json::json!({"error": {"code": "unauthorized", "message": "Access token required"}}),
+            );
         };
         self.caller = caller;
         self.schema = self.db.colls.keys().cloned().collect();
@@ -196,10 +226,8 @@ impl MemHost {
                     let _ = src;
                     return true;
                 }
-                Some(Value::Str(src)) => {
-                    if self.predicate(&src.clone(), args.to_vec()) {
-                        return true;
-                    }
+                Some(Value::Str(src)) if self.predicate(&src.clone(), args.to_vec()) => {
+                    return true
                 }
                 _ => {}
             }
@@ -208,7 +236,8 @@ impl MemHost {
     }
 
     fn token_roles(&mut self, identity: &DocRef) -> Vec<String> {
-        let roles: Vec<(String, Object)> = self.db.roles.iter().map(|(k, (d, _))| (k.clone(), d.clone())).collect();
+        let roles: Vec<(String, Object)> =
+            self.db.roles.iter().map(|(k, (d, _))| (k.clone(), d.clone())).collect();
         let mut out = Vec::new();
         for (name, def) in roles {
             let ms: Vec<Value> = match def.get("membership") {
@@ -222,7 +251,9 @@ impl MemHost {
                     continue;
                 }
                 let ok = match m.get("predicate") {
-                    Some(Value::Str(src)) => self.predicate(&src.clone(), vec![Value::Doc(identity.clone())]),
+                    Some(Value::Str(src)) => {
+                        self.predicate(&src.clone(), vec![Value::Doc(identity.clone())])
+                    }
                     _ => true,
                 };
                 if ok {
@@ -249,11 +280,17 @@ impl MemHost {
             },
             Caller::Token { identity, .. } => {
                 if let Some(Value::Doc(d)) = args.first() {
-                    let owner = d.id_num().and_then(|id| self.db.docs.get(&(d.coll.to_string(), id))).and_then(|s| match s.fields.get("document") {
-                        Some(Value::Doc(o)) => Some(o.same(&identity)),
-                        _ => None,
-                    });
-                    if owner == Some(true) && ((coll == "Credential" && action == "read") || (coll == "Token" && (action == "read" || action == "delete"))) {
+                    let owner = d
+                        .id_num()
+                        .and_then(|id| self.db.docs.get(&(d.coll.to_string(), id)))
+                        .and_then(|s| match s.fields.get("document") {
+                            Some(Value::Doc(o)) => Some(o.same(&identity)),
+                            _ => None,
+                        });
+                    if owner == Some(true)
+                        && ((coll == "Credential" && action == "read")
+                            || (coll == "Token" && (action == "read" || action == "delete")))
+                    {
                         return true;
                     }
                 }
@@ -268,7 +305,8 @@ impl MemHost {
     }
 
     fn is_admin(&self) -> bool {
-        matches!(&self.caller, Caller::Admin) || matches!(&self.caller, Caller::Key { role } if role == "admin")
+        matches!(&self.caller, Caller::Admin)
+            || matches!(&self.caller, Caller::Key { role } if role == "admin")
     }
 
     fn check_unique(&self, coll: &str, id: i64, fields: &Object) -> R<()> {
@@ -280,7 +318,11 @@ impl MemHost {
                     let theirs: Vec<Value> = u.iter().map(|p| get_path(&d.fields, p)).collect();
                     if mine.iter().zip(theirs.iter()).all(|(a, b)| equal(a, b)) {
                         let label = u.iter().map(|p| p.join(".")).collect::<Vec<_>>().join(",");
-                        return Err(cf("Failed unique constraint.", &label, "Failed unique constraint"));
+                        return Err(cf(
+                            "Failed unique constraint.",
+                            &label,
+                            "Failed unique constraint",
+                        ));
                     }
                 }
             }
@@ -316,7 +358,9 @@ impl Host for MemHost {
         self.schema.iter().any(|s| s == name)
     }
     fn index_info(&mut self, coll: &str, index: &str) -> R<Option<IndexInfo>> {
-        let Some(ix) = self.db.colls.get(coll).and_then(|c| c.indexes.get(index)).cloned() else { return Ok(None) };
+        let Some(ix) = self.db.colls.get(coll).and_then(|c| c.indexes.get(index)).cloned() else {
+            return Ok(None);
+        };
         if !self.allowed("read", coll, &[]) {
             return Err(QueryError::new(
                 Code::PermissionDenied,
@@ -340,7 +384,9 @@ impl Host for MemHost {
                 })
             }
             DocKey::Id(id) => {
-                let Some(s) = self.db.docs.get(&(d.coll.to_string(), *id)).cloned() else { return Ok(DocRead::NotFound) };
+                let Some(s) = self.db.docs.get(&(d.coll.to_string(), *id)).cloned() else {
+                    return Ok(DocRead::NotFound);
+                };
                 if !self.allowed("read", &d.coll, &[Value::Doc(d.clone())]) {
                     return Ok(DocRead::Denied);
                 }
@@ -373,7 +419,9 @@ impl Host for MemHost {
     }
     fn update_doc(&mut self, d: &DocRef, patch: Object, replace: bool) -> R<()> {
         let key = (d.coll.to_string(), d.id_num().unwrap_or(-1));
-        let Some(old) = self.db.docs.get(&key).cloned() else { return Err(crate::eval::doc_missing(d)) };
+        let Some(old) = self.db.docs.get(&key).cloned() else {
+            return Err(crate::eval::doc_missing(d));
+        };
         if !self.allowed("write", &d.coll, &[Value::Doc(d.clone()), Value::Doc(d.clone())]) {
             return Err(QueryError::permission_denied());
         }
@@ -416,7 +464,10 @@ impl Host for MemHost {
             .db
             .docs
             .iter()
-            .filter(|((c, _), s)| (c == "Credential" || c == "Token") && matches!(s.fields.get("document"), Some(Value::Doc(o)) if o.same(d)))
+            .filter(|((c, _), s)| {
+                (c == "Credential" || c == "Token")
+                    && matches!(s.fields.get("document"), Some(Value::Doc(o)) if o.same(d))
+            })
             .map(|(k, _)| k.clone())
             .collect();
         for k in owned {
@@ -427,19 +478,30 @@ impl Host for MemHost {
     fn scan(&mut self, scan: &Scan, after: Option<&str>, limit: usize) -> R<Page> {
         let offset: usize = after.and_then(|a| a.parse().ok()).unwrap_or(0);
         let mut refs: Vec<DocRef> = match scan {
-            Scan::Collections => self.db.colls.keys().map(|n| DocRef::named("Collection", n)).collect(),
-            Scan::All { coll } => {
-                self.db.docs.keys().filter(|(c, _)| c == &**coll).map(|(c, i)| DocRef::id(c, *i)).collect()
+            Scan::Collections => {
+                self.db.colls.keys().map(|n| DocRef::named("Collection", n)).collect()
             }
+            Scan::All { coll } => self
+                .db
+                .docs
+                .keys()
+                .filter(|(c, _)| c == &**coll)
+                .map(|(c, i)| DocRef::id(c, *i))
+                .collect(),
             Scan::TokensOf(ident) => self
                 .db
                 .docs
                 .iter()
-                .filter(|((c, _), s)| c == "Token" && matches!(s.fields.get("document"), Some(Value::Doc(o)) if o.same(ident)))
+                .filter(|((c, _), s)| {
+                    c == "Token"
+                        && matches!(s.fields.get("document"), Some(Value::Doc(o)) if o.same(ident))
+                })
                 .map(|((c, i), _)| DocRef::id(c, *i))
                 .collect(),
             Scan::Index { coll, index, terms } => {
-                let Some(ix) = self.db.colls.get(&**coll).and_then(|c| c.indexes.get(&**index)).cloned() else {
+                let Some(ix) =
+                    self.db.colls.get(&**coll).and_then(|c| c.indexes.get(&**index)).cloned()
+                else {
                     return Ok(Page::default());
                 };
                 if !self.allowed("read", coll, &[]) {
@@ -453,8 +515,15 @@ impl Host for MemHost {
                     .docs
                     .iter()
                     .filter(|((c, _), _)| c == &**coll)
-                    .filter(|(_, s)| ix.terms.iter().zip(terms.iter()).all(|(p, t)| equal(&get_path(&s.fields, p), t)))
-                    .map(|((_, i), s)| (ix.values.iter().map(|(p, _)| get_path(&s.fields, p)).collect(), *i))
+                    .filter(|(_, s)| {
+                        ix.terms
+                            .iter()
+                            .zip(terms.iter())
+                            .all(|(p, t)| equal(&get_path(&s.fields, p), t))
+                    })
+                    .map(|((_, i), s)| {
+                        (ix.values.iter().map(|(p, _)| get_path(&s.fields, p)).collect(), *i)
+                    })
                     .collect();
                 hits.sort_by(|(va, ia), (vb, ib)| {
                     for (k, (_, desc)) in ix.values.iter().enumerate() {
@@ -476,7 +545,9 @@ impl Host for MemHost {
         let mut readable = Vec::with_capacity(n);
         for r in refs {
             let coll = r.coll.clone();
-            if matches!(scan, Scan::Collections) || self.allowed("read", &coll, &[Value::Doc(r.clone())]) {
+            if matches!(scan, Scan::Collections)
+                || self.allowed("read", &coll, &[Value::Doc(r.clone())])
+            {
                 readable.push(r);
             }
         }
@@ -494,11 +565,17 @@ impl Host for MemHost {
         if RESERVED_NAMES.contains(&name.as_str()) {
             return Err(cf(MSG, "name", format!("The identifier `{name}` is reserved.")));
         }
-        if name.parse::<sesame_model::CollectionName>().is_err() && !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if name.parse::<sesame_model::CollectionName>().is_err()
+            && !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
             return Err(cf(MSG, "name", "Invalid identifier."));
         }
         if self.db.colls.contains_key(&name) {
-            return Err(cf(MSG, "name", format!("A Collection already exists with the name `{name}`")));
+            return Err(cf(
+                MSG,
+                "name",
+                format!("A Collection already exists with the name `{name}`"),
+            ));
         }
         for k in ["fields", "computed_fields", "migrations", "wildcard", "check_constraints"] {
             if def.contains_key(k) {
@@ -511,13 +588,17 @@ impl Host for MemHost {
             let mut shown_ix = Object::new();
             for (iname, ix) in ixs.iter() {
                 let Value::Object(ix) = ix else { return Err(cf(MSG, "indexes", "Invalid index")) };
-                let terms: Vec<Vec<String>> = fields_of(ix.get("terms")).iter().map(|f| path_of(f)).collect();
+                let terms: Vec<Vec<String>> =
+                    fields_of(ix.get("terms")).iter().map(|f| path_of(f)).collect();
                 let values: Vec<(Vec<String>, bool)> = match ix.get("values") {
                     Some(Value::Array(vs)) => vs
                         .iter()
                         .filter_map(|v| match v {
                             Value::Object(o) => match o.get("field") {
-                                Some(Value::Str(f)) => Some((path_of(f), matches!(o.get("order"), Some(Value::Str(s)) if &**s == "desc"))),
+                                Some(Value::Str(f)) => Some((
+                                    path_of(f),
+                                    matches!(o.get("order"), Some(Value::Str(s)) if &**s == "desc"),
+                                )),
                                 _ => None,
                             },
                             _ => None,
@@ -569,7 +650,9 @@ impl Host for MemHost {
         let mut failures = Vec::new();
         let list = |v: Option<&Value>| -> Vec<(Option<usize>, Value)> {
             match v {
-                Some(Value::Array(a)) => a.iter().cloned().enumerate().map(|(i, x)| (Some(i), x)).collect(),
+                Some(Value::Array(a)) => {
+                    a.iter().cloned().enumerate().map(|(i, x)| (Some(i), x)).collect()
+                }
                 Some(o) => vec![(None, o.clone())],
                 None => Vec::new(),
             }
@@ -586,7 +669,10 @@ impl Host for MemHost {
             if let Value::Object(m) = m {
                 if let Some(Value::Str(src)) = m.get("predicate") {
                     if crate::parse_lambda(src).is_err() {
-                        failures.push(ConstraintFailure { paths: vec![path("membership", i, &["predicate"])], message: "Invalid predicate".into() });
+                        failures.push(ConstraintFailure {
+                            paths: vec![path("membership", i, &["predicate"])],
+                            message: "Invalid predicate".into(),
+                        });
                     }
                 }
             }
@@ -597,7 +683,10 @@ impl Host for MemHost {
                     for (a, v) in actions.iter() {
                         if let Value::Str(src) = v {
                             if crate::parse_lambda(src).is_err() {
-                                failures.push(ConstraintFailure { paths: vec![path("privileges", i, &["actions", a])], message: "Invalid predicate".into() });
+                                failures.push(ConstraintFailure {
+                                    paths: vec![path("privileges", i, &["actions", a])],
+                                    message: "Invalid predicate".into(),
+                                });
                             }
                         }
                     }
@@ -610,7 +699,13 @@ impl Host for MemHost {
         self.db.roles.insert(name.clone(), (def, self.now));
         Ok(DocRef::named("Role", &name))
     }
-    fn credential_create(&mut self, document: &DocRef, password: Option<&str>, data: Option<Object>, id: Option<i64>) -> R<DocRef> {
+    fn credential_create(
+        &mut self,
+        document: &DocRef,
+        password: Option<&str>,
+        data: Option<Object>,
+        id: Option<i64>,
+    ) -> R<DocRef> {
         if !self.allowed("create", "Credential", &[]) {
             return Err(QueryError::permission_denied());
         }
@@ -634,21 +729,40 @@ impl Host for MemHost {
             .db
             .docs
             .iter()
-            .find(|((c, _), s)| c == "Credential" && matches!(s.fields.get("document"), Some(Value::Doc(o)) if o.same(document)))
+            .find(|((c, _), s)| {
+                c == "Credential"
+                    && matches!(s.fields.get("document"), Some(Value::Doc(o)) if o.same(document))
+            })
             .map(|((_, i), _)| *i))
     }
-    fn credential_update(&mut self, cred: &DocRef, password: Option<&str>, patch: Object, replace: bool) -> R<()> {
+    fn credential_update(
+        &mut self,
+        cred: &DocRef,
+        password: Option<&str>,
+        patch: Object,
+        replace: bool,
+    ) -> R<()> {
         self.update_doc(cred, patch, replace)?;
         if let (Some(p), Some(id)) = (password, cred.id_num()) {
             self.db.passwords.insert(id, p.to_owned());
         }
         Ok(())
     }
-    fn login(&mut self, cred: &DocRef, password: &str, ttl: Option<Timestamp>) -> R<(DocRef, String)> {
+    fn login(
+        &mut self,
+        cred: &DocRef,
+        password: &str,
+        ttl: Option<Timestamp>,
+    ) -> R<(DocRef, String)> {
         if !self.verify(cred, password)? {
             return Err(QueryError::new(Code::InvalidSecret, "Provided secret did not match."));
         }
-        let identity = match self.db.docs.get(&("Credential".into(), cred.id_num().unwrap_or(-1))).and_then(|s| s.fields.get("document")) {
+        let identity = match self
+            .db
+            .docs
+            .get(&("Credential".into(), cred.id_num().unwrap_or(-1)))
+            .and_then(|s| s.fields.get("document"))
+        {
             Some(Value::Doc(d)) => d.clone(),
             _ => return Err(crate::eval::doc_missing(cred)),
         };
@@ -661,7 +775,12 @@ impl Host for MemHost {
     fn verify(&mut self, cred: &DocRef, password: &str) -> R<bool> {
         Ok(cred.id_num().and_then(|i| self.db.passwords.get(&i)).is_some_and(|p| p == password))
     }
-    fn token_create(&mut self, document: &DocRef, ttl: Option<Timestamp>, data: Option<Object>) -> R<(DocRef, String)> {
+    fn token_create(
+        &mut self,
+        document: &DocRef,
+        ttl: Option<Timestamp>,
+        data: Option<Object>,
+    ) -> R<(DocRef, String)> {
         if !self.allowed("create", "Token", &[]) {
             return Err(QueryError::permission_denied());
         }
@@ -677,12 +796,21 @@ impl Host for MemHost {
         let r = self.insert("Token", id, f)?;
         Ok((r, self.new_secret("Token", id)))
     }
-    fn key_create(&mut self, role: &str, ttl: Option<Timestamp>, data: Option<Object>) -> R<(DocRef, String)> {
+    fn key_create(
+        &mut self,
+        role: &str,
+        ttl: Option<Timestamp>,
+        data: Option<Object>,
+    ) -> R<(DocRef, String)> {
         if !self.is_admin() {
             return Err(QueryError::permission_denied());
         }
         if !BUILTIN_ROLES.contains(&role) && !self.db.roles.contains_key(role) {
-            return Err(cf("Failed to create Key.", "role", format!("Field refers to an unknown role name `{role}`.")));
+            return Err(cf(
+                "Failed to create Key.",
+                "role",
+                format!("Field refers to an unknown role name `{role}`."),
+            ));
         }
         let id = self.fresh_id();
         let mut f = Object::new();

@@ -106,9 +106,15 @@ pub enum NullCause {
 /// Functions.
 #[derive(Debug)]
 pub enum Func {
-    Lambda { def: Rc<LambdaDef>, env: Env },
+    Lambda {
+        def: Rc<LambdaDef>,
+        env: Env,
+    },
     /// A built-in method taken as a value (`'a'.concat`).
-    Method { recv: Value, name: Rc<str> },
+    Method {
+        recv: Value,
+        name: Rc<str>,
+    },
     /// A global function (`abort`).
     Global(&'static str),
 }
@@ -224,7 +230,9 @@ pub fn equal(a: &Value, b: &Value) -> bool {
         (Time(x), Time(y)) => x == y,
         (Date(x), Date(y)) => x == y,
         (Bytes(x), Bytes(y)) => x == y,
-        (Array(x), Array(y)) => x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| equal(p, q)),
+        (Array(x), Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| equal(p, q))
+        }
         (Object(x), Object(y)) => {
             x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| equal(v, w)))
         }
@@ -245,7 +253,9 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     use Value::*;
     match (a, b) {
         (Int(_) | Long(_), Int(_) | Long(_)) => Some(a.as_i64()?.cmp(&b.as_i64()?)),
-        (x, y) if x.as_f64().is_some() && y.as_f64().is_some() => x.as_f64()?.partial_cmp(&y.as_f64()?),
+        (x, y) if x.as_f64().is_some() && y.as_f64().is_some() => {
+            x.as_f64()?.partial_cmp(&y.as_f64()?)
+        }
         (Str(x), Str(y)) => Some(utf16_cmp(x, y)),
         (Bool(x), Bool(y)) => Some(x.cmp(y)),
         (Time(x), Time(y)) => Some(x.cmp(y)),

@@ -2,7 +2,7 @@
 //!
 //! Errors follow spec §5.4, §5.7, §5.8, §5.13. Permissions come from the host's `DocRead`.
 
-use super::{Interp, bad_arg};
+use super::{bad_arg, Interp};
 use crate::ast::Span;
 use crate::error::{Code, QueryError, Result};
 use crate::host::{DocRead, LiveDoc};
@@ -15,7 +15,9 @@ pub(crate) fn doc_missing_error(d: &DocRef) -> QueryError {
             Code::DocumentNotFound,
             format!("Collection `{}` does not contain document with id {id}.", d.coll),
         ),
-        DocKey::Name(n) => QueryError::new(Code::DocumentNotFound, format!("{} `{n}` not found.", d.coll)),
+        DocKey::Name(n) => {
+            QueryError::new(Code::DocumentNotFound, format!("{} `{n}` not found.", d.coll))
+        }
     }
 }
 
@@ -85,15 +87,25 @@ impl Interp<'_> {
                 o.shift_remove("name");
                 Value::object(o)
             }
-            _ => live.fields.get(name).cloned().unwrap_or_else(|| Value::Null(NullCause::MissingField(name.into()))),
+            _ => live
+                .fields
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| Value::Null(NullCause::MissingField(name.into()))),
         })
     }
 
     /// `v.name`.
     pub(crate) fn get_field(&mut self, v: Value, name: &str, span: Span) -> Result<Value> {
         let r = match &v {
-            Value::Null(_) => Err(QueryError::new(Code::InvalidNullAccess, format!("Cannot access `{name}` on null."))),
-            Value::Object(o) => Ok(o.get(name).cloned().unwrap_or_else(|| Value::Null(NullCause::MissingField(name.into())))),
+            Value::Null(_) => Err(QueryError::new(
+                Code::InvalidNullAccess,
+                format!("Cannot access `{name}` on null."),
+            )),
+            Value::Object(o) => Ok(o
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| Value::Null(NullCause::MissingField(name.into())))),
             Value::Doc(d) => self.doc_field(d, name),
             Value::Str(s) if name == "length" => Ok(Value::int(s.chars().count() as i64)),
             Value::Array(a) if name == "length" => Ok(Value::int(a.len() as i64)),
@@ -101,7 +113,10 @@ impl Interp<'_> {
                 .unwrap_or_else(|| Value::Null(NullCause::MissingField(name.into())))),
             _ => {
                 if crate::stdlib::has_method(&v, name) {
-                    Ok(Value::Func(std::rc::Rc::new(crate::value::Func::Method { recv: v.clone(), name: name.into() })))
+                    Ok(Value::Func(std::rc::Rc::new(crate::value::Func::Method {
+                        recv: v.clone(),
+                        name: name.into(),
+                    })))
                 } else {
                     Ok(Value::Null(NullCause::MissingField(name.into())))
                 }
@@ -113,15 +128,27 @@ impl Interp<'_> {
     /// `v[i]`.
     pub(crate) fn index(&mut self, v: Value, idx: Value, span: Span) -> Result<Value> {
         let oob = |i: i64, n: usize| {
-            QueryError::new(Code::IndexOutOfBounds, format!("index {i} out of bounds for length {n}")).at(span)
+            QueryError::new(
+                Code::IndexOutOfBounds,
+                format!("index {i} out of bounds for length {n}"),
+            )
+            .at(span)
         };
         match (&v, &idx) {
             (Value::Array(a), _) => {
-                let Some(i) = idx.as_i64() else { return Err(bad_arg("index", "Int", &idx).at(span)) };
-                usize::try_from(i).ok().and_then(|u| a.get(u)).cloned().ok_or_else(|| oob(i, a.len()))
+                let Some(i) = idx.as_i64() else {
+                    return Err(bad_arg("index", "Int", &idx).at(span));
+                };
+                usize::try_from(i)
+                    .ok()
+                    .and_then(|u| a.get(u))
+                    .cloned()
+                    .ok_or_else(|| oob(i, a.len()))
             }
             (Value::Str(s), _) => {
-                let Some(i) = idx.as_i64() else { return Err(bad_arg("index", "Int", &idx).at(span)) };
+                let Some(i) = idx.as_i64() else {
+                    return Err(bad_arg("index", "Int", &idx).at(span));
+                };
                 let n = s.chars().count();
                 usize::try_from(i)
                     .ok()
@@ -144,9 +171,13 @@ impl Interp<'_> {
         match &v {
             Value::Null(c) => Err(match c {
                 NullCause::Lit => null_value("Null literal value".into()),
-                NullCause::MissingField(f) => null_value(format!("Null value, due to missing field `{f}`")),
+                NullCause::MissingField(f) => {
+                    null_value(format!("Null value, due to missing field `{f}`"))
+                }
                 NullCause::NoSuch(r) => null_value(format!("Null value, due to {r}")),
-                NullCause::Doc(_, Missing::Denied) => null_value("Null value, due to permission denied".into()),
+                NullCause::Doc(_, Missing::Denied) => {
+                    null_value("Null value, due to permission denied".into())
+                }
                 NullCause::Doc(d, _) => doc_missing_error(d).at(span),
             }),
             Value::Doc(d) => match self.read(d)? {

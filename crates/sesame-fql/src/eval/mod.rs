@@ -21,7 +21,6 @@ use crate::host::{Caller, Host};
 use crate::set::SetExpr;
 use crate::value::{display_string, Func, Object, Value};
 
-
 /// A persistent environment: a linked list of bindings, shared by closures.
 #[derive(Debug, Clone, Default)]
 pub struct Env(Option<Rc<Frame>>);
@@ -124,7 +123,17 @@ impl std::fmt::Debug for Interp<'_> {
 
 /// Names of the global modules.
 const MODULES: &[&str] = &[
-    "Collection", "Credential", "Token", "Key", "Role", "Query", "Time", "Set", "Math", "Object", "Array",
+    "Collection",
+    "Credential",
+    "Token",
+    "Key",
+    "Role",
+    "Query",
+    "Time",
+    "Set",
+    "Math",
+    "Object",
+    "Array",
     "String",
 ];
 /// Names of the global functions.
@@ -191,7 +200,10 @@ impl<'h> Interp<'h> {
         if self.password_checks > self.limits.max_password_checks {
             return Err(QueryError::new(
                 Code::InvalidSecret,
-                format!("Too many password checks in one query (limit {}).", self.limits.max_password_checks),
+                format!(
+                    "Too many password checks in one query (limit {}).",
+                    self.limits.max_password_checks
+                ),
             ));
         }
         Ok(())
@@ -202,7 +214,10 @@ impl<'h> Interp<'h> {
         if len > self.limits.max_string_bytes {
             return Err(QueryError::new(
                 Code::ValueTooLarge,
-                format!("Value too large: string size {len} exceeds limit {}.", self.limits.max_string_bytes),
+                format!(
+                    "Value too large: string size {len} exceeds limit {}.",
+                    self.limits.max_string_bytes
+                ),
             ));
         }
         Ok(())
@@ -213,7 +228,10 @@ impl<'h> Interp<'h> {
         if len > self.limits.max_array_len {
             return Err(QueryError::new(
                 Code::ValueTooLarge,
-                format!("Value too large: array size {len} exceeds limit {}.", self.limits.max_array_len),
+                format!(
+                    "Value too large: array size {len} exceeds limit {}.",
+                    self.limits.max_array_len
+                ),
             ));
         }
         Ok(())
@@ -310,7 +328,9 @@ impl<'h> Interp<'h> {
                     other => Err(type_mismatch("Boolean", &other).at(c.span())),
                 }
             }
-            Expr::Lambda(def) => Ok(Value::Func(Rc::new(Func::Lambda { def: def.clone(), env: env.clone() }))),
+            Expr::Lambda(def) => {
+                Ok(Value::Func(Rc::new(Func::Lambda { def: def.clone(), env: env.clone() })))
+            }
             Expr::Unary(op, x, span) => {
                 let v = self.eval(x, env)?;
                 self.unary(*op, v, *span)
@@ -361,11 +381,14 @@ impl<'h> Interp<'h> {
                 continue;
             }
             let next_call = match ops.get(i + 1) {
-                Some(ChainOp { kind: ChainKind::Call(args), optional: false, span }) => Some((args, *span)),
+                Some(ChainOp { kind: ChainKind::Call(args), optional: false, span }) => {
+                    Some((args, *span))
+                }
                 _ => None,
             };
             if op.optional {
-                let is_exists = matches!(&op.kind, ChainKind::Select(n) if n == "exists") && next_call.is_some();
+                let is_exists = matches!(&op.kind, ChainKind::Select(n) if n == "exists")
+                    && next_call.is_some();
                 if let Some(n) = self.optional_null(&v, is_exists)? {
                     v = n;
                     short = true;
@@ -403,7 +426,9 @@ impl<'h> Interp<'h> {
         match f {
             Value::Func(func) => match &*func {
                 Func::Lambda { def, env } => self.call_lambda(def, env, args, span),
-                Func::Method { recv, name } => self.call_method(recv.clone(), name, args, span, span),
+                Func::Method { recv, name } => {
+                    self.call_method(recv.clone(), name, args, span, span)
+                }
                 Func::Global(name) => self.call_global(name, args, span),
             },
             Value::Module(m) => self.call_module(&m, args, span),
@@ -411,7 +436,13 @@ impl<'h> Interp<'h> {
         }
     }
 
-    fn call_lambda(&mut self, def: &Rc<LambdaDef>, env: &Env, args: Vec<Value>, span: Span) -> Result<Value> {
+    fn call_lambda(
+        &mut self,
+        def: &Rc<LambdaDef>,
+        env: &Env,
+        args: Vec<Value>,
+        span: Span,
+    ) -> Result<Value> {
         let n = def.params.len();
         let ok = if def.rest.is_some() { args.len() >= n } else { args.len() == n };
         if !ok {
@@ -464,13 +495,23 @@ impl<'h> Interp<'h> {
 
     /// Calls a function argument of a built-in, checking its arity against what the built-in
     /// passes (`` `pred` should accept 1 parameter, … ``).
-    pub(crate) fn callback(&mut self, f: &Value, param: &str, args: Vec<Value>, span: Span) -> Result<Value> {
+    pub(crate) fn callback(
+        &mut self,
+        f: &Value,
+        param: &str,
+        args: Vec<Value>,
+        span: Span,
+    ) -> Result<Value> {
         if let Value::Func(func) = f {
             if let Func::Lambda { def, .. } = &**func {
                 let n = def.params.len();
                 let bad = if def.rest.is_some() { args.len() < n } else { args.len() != n };
                 if bad {
-                    let want = if args.len() == 1 { "1 parameter".to_owned() } else { format!("{} parameters", args.len()) };
+                    let want = if args.len() == 1 {
+                        "1 parameter".to_owned()
+                    } else {
+                        format!("{} parameters", args.len())
+                    };
                     let has = match n {
                         0 => "no parameters".to_owned(),
                         1 => "exactly 1 parameter".to_owned(),
@@ -478,7 +519,9 @@ impl<'h> Interp<'h> {
                     };
                     return Err(QueryError::new(
                         Code::InvalidArgument,
-                        format!("`{param}` should accept {want}, provided function requires {has}."),
+                        format!(
+                            "`{param}` should accept {want}, provided function requires {has}."
+                        ),
                     )
                     .at(span));
                 }
@@ -504,7 +547,10 @@ pub fn doc_missing(d: &crate::value::DocRef) -> QueryError {
 
 /// `type_mismatch` "expected type: T, received U".
 pub(crate) fn type_mismatch(want: &str, got: &Value) -> QueryError {
-    QueryError::new(Code::TypeMismatch, format!("expected type: {want}, received {}", got.type_name()))
+    QueryError::new(
+        Code::TypeMismatch,
+        format!("expected type: {want}, received {}", got.type_name()),
+    )
 }
 
 /// `invalid_argument` "expected value for `p` of type T, received U".
@@ -531,9 +577,9 @@ pub(crate) fn arity(args: &[Value], min: usize, max: usize) -> Result<()> {
     }
     let expects = match (min, max) {
         (0, 0) => "no arguments".to_owned(),
-        (a, b) if a == b && a == 1 => "exactly 1 argument".to_owned(),
+        (1, 1) => "exactly 1 argument".to_owned(),
         (a, b) if a == b => format!("exactly {a} arguments"),
-        (a, usize::MAX) if a == 1 => "at least 1 argument".to_owned(),
+        (1, usize::MAX) => "at least 1 argument".to_owned(),
         (a, usize::MAX) => format!("at least {a} arguments"),
         (a, b) => format!("{a} or {b} arguments"),
     };

@@ -59,7 +59,9 @@ impl Interp<'_> {
             }
             BinOp::And | BinOp::Or => {
                 let x = self.eval(a, env)?;
-                let Value::Bool(xb) = x else { return Err(type_mismatch("Boolean", &x).at(a.span())) };
+                let Value::Bool(xb) = x else {
+                    return Err(type_mismatch("Boolean", &x).at(a.span()));
+                };
                 if (op == BinOp::And && !xb) || (op == BinOp::Or && xb) {
                     return Ok(Value::Bool(xb));
                 }
@@ -99,7 +101,8 @@ impl Interp<'_> {
                     },
                 };
                 // NaN compares false everywhere.
-                let nan = matches!(x, Value::Double(d) if d.is_nan()) || matches!(y, Value::Double(d) if d.is_nan());
+                let nan = matches!(x, Value::Double(d) if d.is_nan())
+                    || matches!(y, Value::Double(d) if d.is_nan());
                 Ok(Value::Bool(r && !nan))
             }
             BinOp::Add if matches!(x, Value::Str(_)) => {
@@ -129,12 +132,17 @@ impl Interp<'_> {
                     BinOp::BitOr => a | b,
                     _ => a ^ b,
                 };
-                Ok(if matches!((&x, &y), (Value::Int(_), Value::Int(_))) { Value::int(r) } else { Value::Long(r) })
+                Ok(if matches!((&x, &y), (Value::Int(_), Value::Int(_))) {
+                    Value::int(r)
+                } else {
+                    Value::Long(r)
+                })
             }
             BinOp::Match | BinOp::NotMatch | BinOp::Isa => Err(op_missing(op.as_str(), &x)),
-            BinOp::Coalesce | BinOp::And | BinOp::Or => {
-                Err(QueryError::new(Code::InternalError, "short-circuit operator evaluated eagerly"))
-            }
+            BinOp::Coalesce | BinOp::And | BinOp::Or => Err(QueryError::new(
+                Code::InternalError,
+                "short-circuit operator evaluated eagerly",
+            )),
         }
     }
 }
@@ -156,13 +164,19 @@ pub(crate) fn arith(op: BinOp, x: &Value, y: &Value) -> Result<Value> {
             BinOp::Mul => int_result(a.checked_mul(b), fa * fb),
             BinOp::Div => {
                 if b == 0 {
-                    return Err(QueryError::new(Code::DivideByZero, "Attempted integer division by zero."));
+                    return Err(QueryError::new(
+                        Code::DivideByZero,
+                        "Attempted integer division by zero.",
+                    ));
                 }
                 int_result(a.checked_div(b), fa / fb)
             }
             BinOp::Rem => {
                 if b == 0 {
-                    return Err(QueryError::new(Code::DivideByZero, "Attempted integer division by zero."));
+                    return Err(QueryError::new(
+                        Code::DivideByZero,
+                        "Attempted integer division by zero.",
+                    ));
                 }
                 Value::int(a.checked_rem(b).unwrap_or(0))
             }

@@ -27,7 +27,9 @@ impl Interp<'_> {
             for (i, step) in set.steps.iter().enumerate() {
                 match step {
                     SetStep::Where(p) => {
-                        let r = me.read_only(|me| me.callback(p, "predicate", vec![v.clone()], Span::default()))?;
+                        let r = me.read_only(|me| {
+                            me.callback(p, "predicate", vec![v.clone()], Span::default())
+                        })?;
                         match r {
                             Value::Bool(true) => {}
                             Value::Bool(false) | Value::Null(_) => return Ok(true),
@@ -35,7 +37,8 @@ impl Interp<'_> {
                         }
                     }
                     SetStep::Map(m) => {
-                        v = me.read_only(|me| me.callback(m, "mapper", vec![v], Span::default()))?;
+                        v =
+                            me.read_only(|me| me.callback(m, "mapper", vec![v], Span::default()))?;
                     }
                     SetStep::Take(n) => {
                         if counters[i] >= *n {
@@ -91,7 +94,12 @@ impl Interp<'_> {
     }
 
     /// Up to `limit` elements after the first `skip`, and whether more follow.
-    pub(crate) fn set_page(&mut self, set: &SetExpr, skip: usize, limit: usize) -> Result<(Vec<Value>, bool)> {
+    pub(crate) fn set_page(
+        &mut self,
+        set: &SetExpr,
+        skip: usize,
+        limit: usize,
+    ) -> Result<(Vec<Value>, bool)> {
         let mut seen = 0usize;
         let mut out = Vec::new();
         let mut more = false;
@@ -124,7 +132,12 @@ impl Interp<'_> {
     }
 
     /// A page as `(data, after)`, registering a cursor when more elements follow.
-    pub(crate) fn set_paginate(&mut self, set: &Rc<SetExpr>, skip: usize, size: usize) -> Result<(Vec<Value>, Option<String>)> {
+    pub(crate) fn set_paginate(
+        &mut self,
+        set: &Rc<SetExpr>,
+        skip: usize,
+        size: usize,
+    ) -> Result<(Vec<Value>, Option<String>)> {
         let (items, more) = self.set_page(set, skip, size)?;
         let after = if more {
             self.cursors.push((set.clone(), skip + items.len(), size));
@@ -142,6 +155,8 @@ impl Interp<'_> {
             .and_then(|n| n.parse::<usize>().ok())
             .and_then(|i| self.cursors.get(i))
             .cloned()
-            .ok_or_else(|| QueryError::new(Code::InvalidCursor, "Cursor cursor is invalid or expired."))
+            .ok_or_else(|| {
+                QueryError::new(Code::InvalidCursor, "Cursor cursor is invalid or expired.")
+            })
     }
 }

@@ -15,14 +15,19 @@ use crate::host::DocRead;
 use crate::value::{DocRef, Object, Overlay, Value};
 
 /// Field names reserved in user documents.
-const RESERVED: &[&str] = &["coll", "ts", "update", "delete", "replace", "updateData", "replaceData", "exists", "data"];
+const RESERVED: &[&str] =
+    &["coll", "ts", "update", "delete", "replace", "updateData", "replaceData", "exists", "data"];
 
 /// Parses an id argument: an `ID`, a String of digits, or a non-negative Int/Long.
 pub(crate) fn parse_id(v: &Value, param: &str) -> Result<i64> {
     match v {
         Value::Id(i) => Ok(*i),
-        Value::Str(s) => s.parse::<i64>().ok().filter(|i| *i >= 0).ok_or_else(|| bad_arg(param, "ID", v)),
-        Value::Int(_) | Value::Long(_) => v.as_i64().filter(|i| *i >= 0).ok_or_else(|| bad_arg(param, "ID", v)),
+        Value::Str(s) => {
+            s.parse::<i64>().ok().filter(|i| *i >= 0).ok_or_else(|| bad_arg(param, "ID", v))
+        }
+        Value::Int(_) | Value::Long(_) => {
+            v.as_i64().filter(|i| *i >= 0).ok_or_else(|| bad_arg(param, "ID", v))
+        }
         _ => Err(bad_arg(param, "ID", v)),
     }
 }
@@ -133,7 +138,12 @@ fn with_secret(d: DocRef, secret: String) -> Value {
 
 impl Interp<'_> {
     /// `C.create(fields)` / `C.createData(fields)` on a user collection.
-    pub(crate) fn create_user_doc(&mut self, coll: &str, arg: Option<&Value>, data_variant: bool) -> Result<Value> {
+    pub(crate) fn create_user_doc(
+        &mut self,
+        coll: &str,
+        arg: Option<&Value>,
+        data_variant: bool,
+    ) -> Result<Value> {
         let mut o = want_object(arg, "data")?;
         let id = match o.shift_remove("id") {
             None | Some(Value::Null(_)) => None,
@@ -144,7 +154,10 @@ impl Interp<'_> {
         } else {
             let f = reserved_failures(&o, false);
             if !f.is_empty() {
-                return Err(QueryError::constraint(format!("Failed to create document in collection `{coll}`."), f));
+                return Err(QueryError::constraint(
+                    format!("Failed to create document in collection `{coll}`."),
+                    f,
+                ));
             }
         }
         drop_nulls(&mut o);
@@ -190,10 +203,15 @@ impl Interp<'_> {
     /// The `document` field of a credential or token: a document of a user collection.
     fn identity_arg(&mut self, o: &mut Object, what: &str) -> Result<DocRef> {
         match o.shift_remove("document") {
-            Some(Value::Doc(d)) if self.host.is_user_collection(&d.coll) => Ok(DocRef { overlay: None, ..d }),
+            Some(Value::Doc(d)) if self.host.is_user_collection(&d.coll) => {
+                Ok(DocRef { overlay: None, ..d })
+            }
             Some(Value::Doc(_)) => Err(QueryError::constraint(
                 format!("Failed to create {what}."),
-                vec![ConstraintFailure::field("document", "Expected document from a user-defined collection.")],
+                vec![ConstraintFailure::field(
+                    "document",
+                    "Expected document from a user-defined collection.",
+                )],
             )),
             Some(other) => Err(bad_arg("document", "Doc", &other)),
             None => Err(QueryError::constraint(
@@ -209,7 +227,10 @@ impl Interp<'_> {
         if o.contains_key("secret") {
             return Err(QueryError::constraint(
                 "Failed to create Token.",
-                vec![ConstraintFailure::field("secret", "Failed to update field because it is readonly")],
+                vec![ConstraintFailure::field(
+                    "secret",
+                    "Failed to update field because it is readonly",
+                )],
             ));
         }
         let doc = self.identity_arg(&mut o, "Token")?;
@@ -253,7 +274,13 @@ impl Interp<'_> {
     }
 
     /// Methods on a document value.
-    pub(crate) fn doc_method(&mut self, d: DocRef, name: &str, args: Vec<Value>, _span: Span) -> Option<Result<Value>> {
+    pub(crate) fn doc_method(
+        &mut self,
+        d: DocRef,
+        name: &str,
+        args: Vec<Value>,
+        _span: Span,
+    ) -> Option<Result<Value>> {
         let user = !matches!(&*d.coll, "Credential" | "Token" | "Key" | "Role" | "Collection");
         let known = match name {
             "exists" | "delete" | "update" | "replace" => true,
@@ -267,7 +294,13 @@ impl Interp<'_> {
         Some(self.doc_method_inner(d, name, args, user))
     }
 
-    fn doc_method_inner(&mut self, d: DocRef, name: &str, args: Vec<Value>, user: bool) -> Result<Value> {
+    fn doc_method_inner(
+        &mut self,
+        d: DocRef,
+        name: &str,
+        args: Vec<Value>,
+        user: bool,
+    ) -> Result<Value> {
         if name == "exists" {
             arity(&args, 0, 0)?;
             return Ok(Value::Bool(matches!(self.read(&d)?, DocRead::Live(_))));
@@ -304,7 +337,11 @@ impl Interp<'_> {
                     let f = reserved_failures(&o, true);
                     if !f.is_empty() {
                         return Err(QueryError::constraint(
-                            format!("Failed to update document with id {} in collection `{}`.", plain.key_str(), plain.coll),
+                            format!(
+                                "Failed to update document with id {} in collection `{}`.",
+                                plain.key_str(),
+                                plain.coll
+                            ),
                             f,
                         ));
                     }
@@ -319,7 +356,9 @@ impl Interp<'_> {
             }
             "login" => {
                 arity(&args, 1, 2)?;
-                let Value::Str(pw) = &args[0] else { return Err(bad_arg("secret", "String", &args[0])) };
+                let Value::Str(pw) = &args[0] else {
+                    return Err(bad_arg("secret", "String", &args[0]));
+                };
                 let ttl = match args.get(1) {
                     None | Some(Value::Null(_)) => None,
                     Some(Value::Time(t)) => Some(*t),
@@ -332,7 +371,9 @@ impl Interp<'_> {
             }
             "verify" => {
                 arity(&args, 1, 1)?;
-                let Value::Str(pw) = &args[0] else { return Err(bad_arg("secret", "String", &args[0])) };
+                let Value::Str(pw) = &args[0] else {
+                    return Err(bad_arg("secret", "String", &args[0]));
+                };
                 self.password_check()?;
                 Ok(Value::Bool(self.host.verify(&plain, pw)?))
             }

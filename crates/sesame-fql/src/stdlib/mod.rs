@@ -22,14 +22,51 @@ use crate::value::{display_string, equal, Func, NullCause, Value};
 pub(crate) use time::time_field;
 
 const STRING_METHODS: &[&str] = &[
-    "concat", "includes", "startsWith", "endsWith", "toLowerCase", "toUpperCase", "toString", "at", "slice",
-    "split", "indexOf", "replaceAll", "replace", "trim", "parseInt", "parseNumber",
+    "concat",
+    "includes",
+    "startsWith",
+    "endsWith",
+    "toLowerCase",
+    "toUpperCase",
+    "toString",
+    "at",
+    "slice",
+    "split",
+    "indexOf",
+    "replaceAll",
+    "replace",
+    "trim",
+    "parseInt",
+    "parseNumber",
 ];
 const NUMBER_METHODS: &[&str] = &["toString", "abs"];
 const ARRAY_METHODS: &[&str] = &[
-    "at", "map", "forEach", "where", "filter", "first", "last", "firstWhere", "includes", "isEmpty", "nonEmpty",
-    "concat", "append", "toSet", "reverse", "take", "drop", "indexOf", "fold", "reduce", "flatMap", "flatten",
-    "any", "every", "toString", "order",
+    "at",
+    "map",
+    "forEach",
+    "where",
+    "filter",
+    "first",
+    "last",
+    "firstWhere",
+    "includes",
+    "isEmpty",
+    "nonEmpty",
+    "concat",
+    "append",
+    "toSet",
+    "reverse",
+    "take",
+    "drop",
+    "indexOf",
+    "fold",
+    "reduce",
+    "flatMap",
+    "flatten",
+    "any",
+    "every",
+    "toString",
+    "order",
 ];
 
 /// Whether a primitive value has a built-in method `name` (for method values like `'a'.concat`).
@@ -76,17 +113,24 @@ impl Interp<'_> {
     ) -> Result<Value> {
         self.tick(1)?;
         let r = match &recv {
-            Value::Null(_) if name == "toString" => Some(arity(&args, 0, 0).map(|_| Value::str("null"))),
+            Value::Null(_) if name == "toString" => {
+                Some(arity(&args, 0, 0).map(|_| Value::str("null")))
+            }
             Value::Null(_) => {
-                return Err(QueryError::new(Code::InvalidNullAccess, format!("Cannot access `{name}` on null."))
-                    .at(name_span))
+                return Err(QueryError::new(
+                    Code::InvalidNullAccess,
+                    format!("Cannot access `{name}` on null."),
+                )
+                .at(name_span))
             }
             Value::Str(s) => self.string_method(s.clone(), name, &args),
             Value::Int(_) | Value::Long(_) | Value::Double(_) => match name {
                 "toString" => Some(arity(&args, 0, 0).map(|_| to_string(&recv))),
                 "abs" => Some(arity(&args, 0, 0).map(|_| match recv {
                     Value::Int(i) => i.checked_abs().map_or(Value::Long(-i64::from(i)), Value::Int),
-                    Value::Long(i) => i.checked_abs().map_or(Value::Double((i as f64).abs()), Value::Long),
+                    Value::Long(i) => {
+                        i.checked_abs().map_or(Value::Double((i as f64).abs()), Value::Long)
+                    }
                     Value::Double(d) => Value::Double(d.abs()),
                     _ => Value::NULL,
                 })),
@@ -169,15 +213,24 @@ impl Interp<'_> {
                         .and_then(|u| s.chars().nth(u))
                         .map(|c| Value::str(c.to_string()))
                         .ok_or_else(|| {
-                            QueryError::new(Code::IndexOutOfBounds, format!("index {i} out of bounds for length {n}"))
+                            QueryError::new(
+                                Code::IndexOutOfBounds,
+                                format!("index {i} out of bounds for length {n}"),
+                            )
                         })?
                 }
                 "slice" => {
                     arity(args, 1, 2)?;
                     let n = s.chars().count() as i64;
                     let from = want_int(args, 0, "start")?.clamp(0, n);
-                    let to = if args.len() > 1 { want_int(args, 1, "end")?.clamp(from, n) } else { n };
-                    Value::str(s.chars().skip(from as usize).take((to - from) as usize).collect::<String>())
+                    let to =
+                        if args.len() > 1 { want_int(args, 1, "end")?.clamp(from, n) } else { n };
+                    Value::str(
+                        s.chars()
+                            .skip(from as usize)
+                            .take((to - from) as usize)
+                            .collect::<String>(),
+                    )
                 }
                 "split" => {
                     arity(args, 1, 1)?;
@@ -202,11 +255,18 @@ impl Interp<'_> {
                     arity(args, 2, 2)?;
                     let (a, b) = (want_str(args, 0, "pattern")?, want_str(args, 1, "replacement")?);
                     if a.is_empty() {
-                        return Err(QueryError::new(Code::InvalidArgument, "pattern must not be empty"));
+                        return Err(QueryError::new(
+                            Code::InvalidArgument,
+                            "pattern must not be empty",
+                        ));
                     }
                     let est = s.len().saturating_add(s.matches(a).count().saturating_mul(b.len()));
                     self.check_string(est)?;
-                    Value::str(if name == "replace" { s.replacen(a, b, 1) } else { s.replace(a, b) })
+                    Value::str(if name == "replace" {
+                        s.replacen(a, b, 1)
+                    } else {
+                        s.replace(a, b)
+                    })
                 }
                 "parseInt" | "parseNumber" => {
                     arity(args, 0, 0)?;
@@ -228,21 +288,36 @@ impl Interp<'_> {
         }
     }
 
-    fn array_method(&mut self, a: Rc<Vec<Value>>, name: &str, args: Vec<Value>, span: Span) -> Option<Result<Value>> {
+    fn array_method(
+        &mut self,
+        a: Rc<Vec<Value>>,
+        name: &str,
+        args: Vec<Value>,
+        span: Span,
+    ) -> Option<Result<Value>> {
         if !ARRAY_METHODS.contains(&name) {
             return None;
         }
         Some(self.array_method_inner(a, name, args, span))
     }
 
-    fn array_method_inner(&mut self, a: Rc<Vec<Value>>, name: &str, args: Vec<Value>, span: Span) -> Result<Value> {
+    fn array_method_inner(
+        &mut self,
+        a: Rc<Vec<Value>>,
+        name: &str,
+        args: Vec<Value>,
+        span: Span,
+    ) -> Result<Value> {
         let one = |args: &[Value]| arity(args, 1, 1);
         Ok(match name {
             "at" => {
                 one(&args)?;
                 let i = want_int(&args, 0, "index")?;
                 usize::try_from(i).ok().and_then(|u| a.get(u)).cloned().ok_or_else(|| {
-                    QueryError::new(Code::IndexOutOfBounds, format!("index {i} out of bounds for length {}", a.len()))
+                    QueryError::new(
+                        Code::IndexOutOfBounds,
+                        format!("index {i} out of bounds for length {}", a.len()),
+                    )
                 })?
             }
             "map" | "flatMap" => {
@@ -294,11 +369,15 @@ impl Interp<'_> {
             }
             "first" => {
                 arity(&args, 0, 0)?;
-                a.first().cloned().unwrap_or_else(|| Value::Null(NullCause::NoSuch("empty array".into())))
+                a.first()
+                    .cloned()
+                    .unwrap_or_else(|| Value::Null(NullCause::NoSuch("empty array".into())))
             }
             "last" => {
                 arity(&args, 0, 0)?;
-                a.last().cloned().unwrap_or_else(|| Value::Null(NullCause::NoSuch("empty array".into())))
+                a.last()
+                    .cloned()
+                    .unwrap_or_else(|| Value::Null(NullCause::NoSuch("empty array".into())))
             }
             "includes" => {
                 one(&args)?;
@@ -315,7 +394,9 @@ impl Interp<'_> {
             "nonEmpty" => Value::Bool(!a.is_empty()),
             "concat" => {
                 one(&args)?;
-                let Value::Array(b) = &args[0] else { return Err(bad_arg("other", "Array<Any>", &args[0])) };
+                let Value::Array(b) = &args[0] else {
+                    return Err(bad_arg("other", "Array<Any>", &args[0]));
+                };
                 self.check_array(a.len() + b.len())?;
                 Value::array(a.iter().chain(b.iter()).cloned().collect())
             }
@@ -359,7 +440,9 @@ impl Interp<'_> {
             "reduce" => {
                 one(&args)?;
                 let mut it = a.iter();
-                let Some(first) = it.next() else { return Ok(Value::Null(NullCause::NoSuch("empty array".into()))) };
+                let Some(first) = it.next() else {
+                    return Ok(Value::Null(NullCause::NoSuch("empty array".into())));
+                };
                 let mut acc = first.clone();
                 for v in it {
                     self.tick(1)?;
@@ -397,7 +480,12 @@ impl Interp<'_> {
     }
 
     /// Global functions: `abort`, `ID`, `newId`, `log`, `dbg`.
-    pub(crate) fn call_global(&mut self, name: &str, args: Vec<Value>, span: Span) -> Result<Value> {
+    pub(crate) fn call_global(
+        &mut self,
+        name: &str,
+        args: Vec<Value>,
+        span: Span,
+    ) -> Result<Value> {
         let r = match name {
             "abort" => {
                 arity(&args, 1, 1)?;

@@ -31,7 +31,13 @@ pub(crate) fn page_object(items: Vec<Value>, after: Option<String>) -> Value {
 }
 
 impl Interp<'_> {
-    pub(crate) fn set_method(&mut self, s: Rc<SetExpr>, name: &str, args: Vec<Value>, span: Span) -> Option<Result<Value>> {
+    pub(crate) fn set_method(
+        &mut self,
+        s: Rc<SetExpr>,
+        name: &str,
+        args: Vec<Value>,
+        span: Span,
+    ) -> Option<Result<Value>> {
         let r = (|| -> Result<Value> {
             let set = |e: SetExpr| Value::Set(Rc::new(e));
             Ok(match name {
@@ -65,18 +71,24 @@ impl Interp<'_> {
                 "first" => {
                     arity(&args, 0, 0)?;
                     let (mut items, _) = self.set_page(&s, 0, 1)?;
-                    items.pop().unwrap_or_else(|| Value::Null(NullCause::NoSuch("empty set".into())))
+                    items
+                        .pop()
+                        .unwrap_or_else(|| Value::Null(NullCause::NoSuch("empty set".into())))
                 }
                 "firstWhere" => {
                     arity(&args, 1, 1)?;
                     let s2 = s.with(SetStep::Where(args[0].clone()));
                     let (mut items, _) = self.set_page(&s2, 0, 1)?;
-                    items.pop().unwrap_or_else(|| Value::Null(NullCause::NoSuch("no element found".into())))
+                    items.pop().unwrap_or_else(|| {
+                        Value::Null(NullCause::NoSuch("no element found".into()))
+                    })
                 }
                 "last" => {
                     arity(&args, 0, 0)?;
                     let mut items = self.set_to_vec(&s)?;
-                    items.pop().unwrap_or_else(|| Value::Null(NullCause::NoSuch("empty set".into())))
+                    items
+                        .pop()
+                        .unwrap_or_else(|| Value::Null(NullCause::NoSuch("empty set".into())))
                 }
                 "toArray" => {
                     arity(&args, 0, 0)?;

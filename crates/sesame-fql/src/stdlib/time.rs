@@ -55,7 +55,10 @@ fn unit_nanos(unit: &str) -> Option<i128> {
 /// `t ± n unit`.
 pub(crate) fn shift(t: Timestamp, n: &Value, unit: &str, sign: i128) -> Result<Timestamp> {
     let Some(per) = unit_nanos(unit) else {
-        return Err(QueryError::new(Code::InvalidUnit, format!("`{unit}` is not a valid time unit.")));
+        return Err(QueryError::new(
+            Code::InvalidUnit,
+            format!("`{unit}` is not a valid time unit."),
+        ));
     };
     let nanos: i128 = match n {
         Value::Double(d) => {
@@ -65,10 +68,13 @@ pub(crate) fn shift(t: Timestamp, n: &Value, unit: &str, sign: i128) -> Result<T
             }
             x.round() as i128
         }
-        other => i128::from(other.as_i64().ok_or_else(|| bad_arg("amount", "Number", other))?) * per,
+        other => {
+            i128::from(other.as_i64().ok_or_else(|| bad_arg("amount", "Number", other))?) * per
+        }
     };
     let us = i128::from(t.as_micros()) + sign * nanos / 1000;
-    let us = i64::try_from(us).map_err(|_| QueryError::new(Code::InvalidTime, "Time exceeds the maximum value."))?;
+    let us = i64::try_from(us)
+        .map_err(|_| QueryError::new(Code::InvalidTime, "Time exceeds the maximum value."))?;
     Timestamp::from_micros(us).map_err(|_| {
         let which = if us > 0 { "maximum" } else { "minimum" };
         QueryError::new(Code::InvalidTime, format!("Time exceeds the {which} value."))
@@ -76,12 +82,19 @@ pub(crate) fn shift(t: Timestamp, n: &Value, unit: &str, sign: i128) -> Result<T
 }
 
 impl Interp<'_> {
-    pub(crate) fn time_method(&mut self, t: Timestamp, name: &str, args: &[Value]) -> Option<Result<Value>> {
+    pub(crate) fn time_method(
+        &mut self,
+        t: Timestamp,
+        name: &str,
+        args: &[Value],
+    ) -> Option<Result<Value>> {
         let r = || -> Result<Value> {
             Ok(match name {
                 "add" | "subtract" => {
                     arity(args, 2, 2)?;
-                    let Value::Str(unit) = &args[1] else { return Err(bad_arg("unit", "String", &args[1])) };
+                    let Value::Str(unit) = &args[1] else {
+                        return Err(bad_arg("unit", "String", &args[1]));
+                    };
                     if args[0].as_f64().is_none() {
                         return Err(bad_arg("amount", "Number", &args[0]));
                     }
@@ -89,12 +102,20 @@ impl Interp<'_> {
                 }
                 "difference" => {
                     arity(args, 2, 2)?;
-                    let Value::Time(start) = &args[0] else { return Err(bad_arg("start", "Time", &args[0])) };
-                    let Value::Str(unit) = &args[1] else { return Err(bad_arg("unit", "String", &args[1])) };
+                    let Value::Time(start) = &args[0] else {
+                        return Err(bad_arg("start", "Time", &args[0]));
+                    };
+                    let Value::Str(unit) = &args[1] else {
+                        return Err(bad_arg("unit", "String", &args[1]));
+                    };
                     let per = unit_nanos(unit).ok_or_else(|| {
-                        QueryError::new(Code::InvalidUnit, format!("`{unit}` is not a valid time unit."))
+                        QueryError::new(
+                            Code::InvalidUnit,
+                            format!("`{unit}` is not a valid time unit."),
+                        )
                     })?;
-                    let d = (i128::from(t.as_micros()) - i128::from(start.as_micros())) * 1000 / per;
+                    let d =
+                        (i128::from(t.as_micros()) - i128::from(start.as_micros())) * 1000 / per;
                     Value::Long(i64::try_from(d).unwrap_or(i64::MAX))
                 }
                 "toString" => {
