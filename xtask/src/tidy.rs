@@ -1,7 +1,7 @@
 //! `cargo xtask tidy`: rules kept by a check, not by memory.
 //!
 //! 1. Layering, read from `cargo metadata`: each workspace crate may depend only on the crates
-//!    listed for it (server → auth → store ← postgres; everything → model).
+//!    listed for it (server → auth → store ← postgres; everything → model; fql → model only).
 //! 2. Every `.rs` file under `crates/`, `xtask/` and `tests/` starts with a `//!` doc.
 //! 3. `fuzz/Cargo.lock` is current (CI builds the fuzz targets `--locked`).
 //! 4. Migrations are append-only: every file in `migrations/` matches its SHA-256 in
@@ -18,6 +18,7 @@ use crate::root;
 /// Which internal crates each crate may depend on (normal and dev dependencies alike).
 const ALLOWED: &[(&str, &[&str])] = &[
     ("sesame-model", &[]),
+    ("sesame-fql", &["sesame-model", "sesame-fql"]),
     ("sesame-store", &["sesame-model", "sesame-store"]),
     ("sesame-postgres", &["sesame-model", "sesame-store", "sesame-postgres"]),
     ("sesame-auth", &["sesame-model", "sesame-store"]),
@@ -38,6 +39,20 @@ const FORBIDDEN_EXTERNAL: &[(&str, &[&str])] = &[
     ("sesame-store", &["hyper", "tokio-postgres", "deadpool-postgres", "argon2"]),
     ("sesame-auth", &["hyper", "tokio-postgres", "deadpool-postgres", "serde_json", "http"]),
     ("sesame-postgres", &["hyper", "argon2", "http"]),
+    (
+        "sesame-fql",
+        &[
+            "tokio",
+            "hyper",
+            "http",
+            "tokio-postgres",
+            "deadpool-postgres",
+            "postgres",
+            "sqlx",
+            "async-trait",
+            "argon2",
+        ],
+    ),
 ];
 
 pub(crate) fn run(bless: bool) -> Result<(), String> {
@@ -220,6 +235,7 @@ mod tests {
             pkg("sesame-postgres", &[("sesame-store", None), ("tokio-postgres", None)]),
             pkg("sesame-auth", &[("sesame-store", None), ("serde_json", Some("dev"))]),
             pkg("sesame-server", &[("sesame-auth", None), ("sesame-postgres", None), ("hyper", None)]),
+            pkg("sesame-fql", &[("sesame-model", None), ("serde_json", None), ("sesame-fql", Some("dev"))]),
         ]});
         assert_eq!(problems(meta), Vec::<String>::new());
     }
@@ -233,6 +249,7 @@ mod tests {
             pkg("sesame-postgres", &[("sesame-server", Some("dev"))]),
             pkg("sesame-server", &[]),
             pkg("sesame-new", &[]),
+            pkg("sesame-fql", &[("sesame-auth", None), ("tokio-postgres", None), ("hyper", None)]),
         ]});
         let p = problems(meta);
         for expected in [
@@ -242,6 +259,9 @@ mod tests {
             "`sesame-auth` must not depend on external `hyper`",
             "`sesame-postgres` must not depend on `sesame-server`",
             "crate `sesame-new` has no layering rule",
+            "`sesame-fql` must not depend on `sesame-auth`",
+            "`sesame-fql` must not depend on external `tokio-postgres`",
+            "`sesame-fql` must not depend on external `hyper`",
         ] {
             assert!(p.iter().any(|l| l.contains(expected)), "missing {expected:?} in {p:#?}");
         }

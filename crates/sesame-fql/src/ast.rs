@@ -257,8 +257,10 @@ pub fn print_expr(e: &Expr, out: &mut String) {
             Lit::Double(d) => {
                 if d.is_finite() {
                     let _ = write!(out, "({d:e})");
+                } else if *d > 0.0 {
+                    out.push_str("(1e999)");
                 } else {
-                    out.push_str("(0.0)");
+                    out.push_str("(-1e999)");
                 }
             }
             Lit::Str(s) => quote(s, out),
