@@ -441,3 +441,79 @@ impl fmt::Display for Expr {
         f.write_str(&s)
     }
 }
+
+impl Expr {
+    /// Sets every span to the default (for comparing trees from different sources).
+    pub fn erase_spans(&mut self) {
+        match self {
+            Expr::Lit(_, s) | Expr::Hole(_, s) | Expr::Ident(_, s) => *s = Span::default(),
+            Expr::Template(parts, s) => {
+                *s = Span::default();
+                for p in parts {
+                    if let TplPart::Expr(e) = p {
+                        e.erase_spans();
+                    }
+                }
+            }
+            Expr::Array(items, s) | Expr::Tuple(items, s) => {
+                *s = Span::default();
+                items.iter_mut().for_each(Expr::erase_spans);
+            }
+            Expr::Object(fields, s) => {
+                *s = Span::default();
+                fields.iter_mut().for_each(|(_, e)| e.erase_spans());
+            }
+            Expr::Block(stmts, s) => {
+                *s = Span::default();
+                erase_stmt_spans(stmts);
+            }
+            Expr::If(c, t, e, s) => {
+                *s = Span::default();
+                c.erase_spans();
+                t.erase_spans();
+                if let Some(e) = e {
+                    e.erase_spans();
+                }
+            }
+            Expr::Lambda(l) => {
+                let l = Rc::make_mut(l);
+                l.span = Span::default();
+                l.body.erase_spans();
+            }
+            Expr::Unary(_, x, s) => {
+                *s = Span::default();
+                x.erase_spans();
+            }
+            Expr::Binary(_, a, b, s) => {
+                *s = Span::default();
+                a.erase_spans();
+                b.erase_spans();
+            }
+            Expr::Chain(base, ops, s) => {
+                *s = Span::default();
+                base.erase_spans();
+                for op in ops {
+                    op.span = Span::default();
+                    match &mut op.kind {
+                        ChainKind::Call(args) => args.iter_mut().for_each(Expr::erase_spans),
+                        ChainKind::Index(i) => i.erase_spans(),
+                        ChainKind::Select(_) | ChainKind::Bang => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sets every span in statements to the default.
+pub fn erase_stmt_spans(stmts: &mut [Stmt]) {
+    for s in stmts {
+        match s {
+            Stmt::Let(_, span, e) => {
+                *span = Span::default();
+                e.erase_spans();
+            }
+            Stmt::Expr(e) => e.erase_spans(),
+        }
+    }
+}
