@@ -142,7 +142,10 @@ impl Interp<'_> {
     fn mat(&mut self, v: &Value, f: Format, depth: usize, sets: usize) -> Result<Json> {
         self.tick(1)?;
         if depth > MAX_DEPTH {
-            return Ok(Json::Null);
+            return Err(crate::error::QueryError::new(
+                crate::error::Code::ValueTooLarge,
+                format!("Value too large: nesting exceeds {MAX_DEPTH} levels."),
+            ));
         }
         Ok(match v {
             Value::Doc(d) => self.full_doc(d, f)?,

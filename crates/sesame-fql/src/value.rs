@@ -215,9 +215,19 @@ impl Value {
     }
 }
 
+/// Nesting beyond which containers compare as unequal / unordered.
+const MAX_CMP_DEPTH: usize = 128;
+
 /// Equality (`ValueCmp.isEqual`): never an error. Docs compare by collection and key.
 pub fn equal(a: &Value, b: &Value) -> bool {
+    equal_at(a, b, 0)
+}
+
+fn equal_at(a: &Value, b: &Value, depth: usize) -> bool {
     use Value::*;
+    if depth > MAX_CMP_DEPTH {
+        return false;
+    }
     match (a, b) {
         (Null(_), Null(_)) => true,
         (Bool(x), Bool(y)) => x == y,
@@ -231,10 +241,11 @@ pub fn equal(a: &Value, b: &Value) -> bool {
         (Date(x), Date(y)) => x == y,
         (Bytes(x), Bytes(y)) => x == y,
         (Array(x), Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| equal(p, q))
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| equal_at(p, q, depth + 1))
         }
         (Object(x), Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| equal(v, w)))
+            x.len() == y.len()
+                && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| equal_at(v, w, depth + 1)))
         }
         (Doc(x), Doc(y)) => x.same(y),
         (Module(x), Module(y)) => x == y,
@@ -250,7 +261,14 @@ fn utf16_cmp(a: &str, b: &str) -> Ordering {
 
 /// Ordering (`ValueCmp.cmp`); `None` for unrelated types (which compare false).
 pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
+    compare_at(a, b, 0)
+}
+
+fn compare_at(a: &Value, b: &Value, depth: usize) -> Option<Ordering> {
     use Value::*;
+    if depth > MAX_CMP_DEPTH {
+        return None;
+    }
     match (a, b) {
         (Int(_) | Long(_), Int(_) | Long(_)) => Some(a.as_i64()?.cmp(&b.as_i64()?)),
         (x, y) if x.as_f64().is_some() && y.as_f64().is_some() => {
@@ -265,7 +283,7 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
         (Str(s), Id(x)) => Some(s.parse::<i64>().ok()?.cmp(x)),
         (Array(x), Array(y)) => {
             for (p, q) in x.iter().zip(y.iter()) {
-                match compare(p, q)? {
+                match compare_at(p, q, depth + 1)? {
                     Ordering::Equal => continue,
                     o => return Some(o),
                 }
@@ -427,5 +445,37 @@ pub fn debug_string(v: &Value, out: &mut String, depth: usize) {
                 let _ = write!(out, "[function {name}()]");
             }
         },
+    }
+}
+
+/// Moves the children of a uniquely owned container onto `stack`, leaving it shallow.
+fn take_children(v: &mut Value, stack: &mut Vec<Value>) {
+    match v {
+        Value::Array(a) => {
+            if let Some(items) = Rc::get_mut(a) {
+                stack.append(items);
+            }
+        }
+        Value::Object(o) => {
+            if let Some(m) = Rc::get_mut(o) {
+                stack.extend(m.drain(..).map(|(_, x)| x));
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Drop for Value {
+    /// Drops nested containers iteratively, so a deeply nested value (built by a loop) cannot
+    /// overflow the stack when it goes away.
+    fn drop(&mut self) {
+        if !matches!(self, Value::Array(_) | Value::Object(_)) {
+            return;
+        }
+        let mut stack = Vec::new();
+        take_children(self, &mut stack);
+        while let Some(mut v) = stack.pop() {
+            take_children(&mut v, &mut stack);
+        }
     }
 }

@@ -5,16 +5,35 @@ use std::rc::Rc;
 
 use proptest::prelude::*;
 use sesame_fql::ast::{
-    erase_stmt_spans, print_stmts, BinOp, ChainKind, ChainOp, Expr, LambdaDef, Lit, Span, Stmt, TplPart, UnOp,
+    erase_stmt_spans, print_stmts, BinOp, ChainKind, ChainOp, Expr, LambdaDef, Lit, Span, Stmt,
+    TplPart, UnOp,
 };
 use sesame_fql::parse_query;
 
 const NAMES: &[&str] = &["a", "b", "x", "foo", "bar'", "_tmp", "Customer"];
 const FIELDS: &[&str] = &["a", "name", "if", "length", "null", "let"];
 const OPS: &[BinOp] = &[
-    BinOp::Coalesce, BinOp::Or, BinOp::And, BinOp::Eq, BinOp::Ne, BinOp::Match, BinOp::NotMatch, BinOp::Lt,
-    BinOp::Le, BinOp::Gt, BinOp::Ge, BinOp::Isa, BinOp::BitOr, BinOp::BitXor, BinOp::BitAnd, BinOp::Add,
-    BinOp::Sub, BinOp::Mul, BinOp::Div, BinOp::Rem, BinOp::Pow,
+    BinOp::Coalesce,
+    BinOp::Or,
+    BinOp::And,
+    BinOp::Eq,
+    BinOp::Ne,
+    BinOp::Match,
+    BinOp::NotMatch,
+    BinOp::Lt,
+    BinOp::Le,
+    BinOp::Gt,
+    BinOp::Ge,
+    BinOp::Isa,
+    BinOp::BitOr,
+    BinOp::BitXor,
+    BinOp::BitAnd,
+    BinOp::Add,
+    BinOp::Sub,
+    BinOp::Mul,
+    BinOp::Div,
+    BinOp::Rem,
+    BinOp::Pow,
 ];
 
 fn s() -> Span {
@@ -29,7 +48,9 @@ fn lit() -> impl Strategy<Value = Expr> {
         any::<i64>()
             .prop_filter("outside i32", |i| i32::try_from(*i).is_err())
             .prop_map(|i| Expr::Lit(Lit::Long(i), s())),
-        any::<f64>().prop_filter("finite", |d| d.is_finite()).prop_map(|d| Expr::Lit(Lit::Double(d), s())),
+        any::<f64>()
+            .prop_filter("finite", |d| d.is_finite())
+            .prop_map(|d| Expr::Lit(Lit::Double(d), s())),
         ".{0,12}".prop_map(|t| Expr::Lit(Lit::Str(t), s())),
         (0u32..5).prop_map(|n| Expr::Hole(n, s())),
         prop::sample::select(NAMES).prop_map(|n| Expr::Ident(n.to_owned(), s())),
@@ -40,23 +61,27 @@ fn expr() -> impl Strategy<Value = Expr> {
     lit().prop_recursive(4, 48, 4, |inner| {
         let ops = prop::collection::vec(
             prop_oneof![
-                (prop::sample::select(FIELDS), any::<bool>())
-                    .prop_map(|(f, o)| ChainOp { kind: ChainKind::Select(f.to_owned()), optional: o, span: s() }),
-                (prop::collection::vec(inner.clone(), 0..3), any::<bool>())
-                    .prop_map(|(a, o)| ChainOp { kind: ChainKind::Call(a), optional: o, span: s() }),
-                (inner.clone(), any::<bool>())
-                    .prop_map(|(i, o)| ChainOp { kind: ChainKind::Index(Box::new(i)), optional: o, span: s() }),
+                (prop::sample::select(FIELDS), any::<bool>()).prop_map(|(f, o)| ChainOp {
+                    kind: ChainKind::Select(f.to_owned()),
+                    optional: o,
+                    span: s()
+                }),
+                (prop::collection::vec(inner.clone(), 0..3), any::<bool>()).prop_map(|(a, o)| {
+                    ChainOp { kind: ChainKind::Call(a), optional: o, span: s() }
+                }),
+                (inner.clone(), any::<bool>()).prop_map(|(i, o)| ChainOp {
+                    kind: ChainKind::Index(Box::new(i)),
+                    optional: o,
+                    span: s()
+                }),
                 Just(ChainOp { kind: ChainKind::Bang, optional: false, span: s() }),
             ],
             1..4,
         );
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(|v| Expr::Array(v, s())),
-            prop_oneof![
-                Just(Vec::new()),
-                prop::collection::vec(inner.clone(), 2..4),
-            ]
-            .prop_map(|v| Expr::Tuple(v, s())),
+            prop_oneof![Just(Vec::new()), prop::collection::vec(inner.clone(), 2..4),]
+                .prop_map(|v| Expr::Tuple(v, s())),
             prop::collection::btree_map(".{0,6}", inner.clone(), 0..4)
                 .prop_map(|m| Expr::Object(m.into_iter().collect(), s())),
             (inner.clone(), inner.clone(), prop::option::of(inner.clone()))
@@ -67,16 +92,27 @@ fn expr() -> impl Strategy<Value = Expr> {
                 .prop_map(|(op, x)| Expr::Unary(op, Box::new(x), s())),
             (inner.clone().prop_filter("no nested chains", |b| !matches!(b, Expr::Chain(..))), ops)
                 .prop_map(|(b, ops)| Expr::Chain(Box::new(b), ops, s())),
-            (prop::sample::subsequence(NAMES, 0..3), any::<bool>(), inner.clone()).prop_map(|(ps, rest, body)| {
-                let (params, rest) = if rest && !ps.is_empty() {
-                    let (last, init) = ps.split_last().map(|(l, i)| (Some(l.to_string()), i.to_vec())).unwrap_or((None, vec![]));
-                    (init.iter().map(|p| Some(p.to_string())).collect(), Some(last))
-                } else {
-                    (ps.iter().map(|p| Some(p.to_string())).collect(), None)
-                };
-                Expr::Lambda(Rc::new(LambdaDef { params, rest, body, span: s(), short: false }))
-            }),
-            (prop::collection::vec((prop::option::of(prop::sample::select(NAMES)), inner.clone()), 0..3), inner.clone())
+            (prop::sample::subsequence(NAMES, 0..3), any::<bool>(), inner.clone()).prop_map(
+                |(ps, rest, body)| {
+                    let (params, rest) = if rest && !ps.is_empty() {
+                        let (last, init) = ps
+                            .split_last()
+                            .map(|(l, i)| (Some(l.to_string()), i.to_vec()))
+                            .unwrap_or((None, vec![]));
+                        (init.iter().map(|p| Some(p.to_string())).collect(), Some(last))
+                    } else {
+                        (ps.iter().map(|p| Some(p.to_string())).collect(), None)
+                    };
+                    Expr::Lambda(Rc::new(LambdaDef { params, rest, body, span: s(), short: false }))
+                }
+            ),
+            (
+                prop::collection::vec(
+                    (prop::option::of(prop::sample::select(NAMES)), inner.clone()),
+                    0..3
+                ),
+                inner.clone()
+            )
                 .prop_map(|(lets, last)| {
                     let mut stmts: Vec<Stmt> = lets
                         .into_iter()

@@ -67,6 +67,8 @@ impl Env {
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub max_call_depth: usize,
+    /// Nested expression evaluations (all frames, not only calls); bounds stack use.
+    pub max_eval_depth: usize,
     /// Evaluation steps (each also counts as a compute op).
     pub fuel: u64,
     pub max_string_bytes: usize,
@@ -81,6 +83,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_call_depth: 256,
+            max_eval_depth: 2_048,
             fuel: 1_000_000,
             max_string_bytes: 16 * 1024 * 1024,
             max_array_len: 16_000,
@@ -108,6 +111,7 @@ pub struct Interp<'h> {
     pub(crate) now: Timestamp,
     pub(crate) caller: Caller,
     depth: usize,
+    eval_depth: usize,
     pub(crate) read_only: u32,
     writes: u32,
     password_checks: u32,
@@ -152,6 +156,7 @@ impl<'h> Interp<'h> {
             now,
             caller,
             depth: 0,
+            eval_depth: 0,
             read_only: 0,
             writes: 0,
             password_checks: 0,
@@ -264,6 +269,20 @@ impl<'h> Interp<'h> {
     /// Evaluates an expression.
     pub fn eval(&mut self, e: &Expr, env: &Env) -> Result<Value> {
         self.tick(1)?;
+        if self.eval_depth >= self.limits.max_eval_depth {
+            return Err(QueryError::new(
+                Code::StackOverflow,
+                format!("number of stack frames exceeded limit of {}", self.limits.max_call_depth),
+            )
+            .at(e.span()));
+        }
+        self.eval_depth += 1;
+        let r = self.eval_inner(e, env);
+        self.eval_depth -= 1;
+        r
+    }
+
+    fn eval_inner(&mut self, e: &Expr, env: &Env) -> Result<Value> {
         match e {
             Expr::Lit(l, _) => Ok(match l {
                 Lit::Null => Value::NULL,
@@ -423,16 +442,16 @@ impl<'h> Interp<'h> {
 
     /// Applies a function value (lambda, native method, global function, callable module).
     pub(crate) fn apply(&mut self, f: Value, args: Vec<Value>, span: Span) -> Result<Value> {
-        match f {
-            Value::Func(func) => match &*func {
+        match &f {
+            Value::Func(func) => match &**func {
                 Func::Lambda { def, env } => self.call_lambda(def, env, args, span),
                 Func::Method { recv, name } => {
                     self.call_method(recv.clone(), name, args, span, span)
                 }
                 Func::Global(name) => self.call_global(name, args, span),
             },
-            Value::Module(m) => self.call_module(&m, args, span),
-            other => Err(type_mismatch("Function", &other).at(span)),
+            Value::Module(m) => self.call_module(m, args, span),
+            other => Err(type_mismatch("Function", other).at(span)),
         }
     }
 

@@ -32,21 +32,35 @@ pub(crate) fn parse_id(v: &Value, param: &str) -> Result<i64> {
     }
 }
 
-/// Checks that every value can be stored: `invalid_type` otherwise.
+/// Checks that every value can be stored: `invalid_type` otherwise; nesting is capped at the
+/// model's field depth (`value_too_large`).
 pub(crate) fn check_persistable(o: &Object, path: &str) -> Result<()> {
+    check_object(o, path, 0)
+}
+
+fn check_object(o: &Object, path: &str, depth: usize) -> Result<()> {
     for (k, v) in o {
         let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
-        check_value(v, &p)?;
+        check_value(v, &p, depth)?;
     }
     Ok(())
 }
 
-fn check_value(v: &Value, p: &str) -> Result<()> {
+fn check_value(v: &Value, p: &str, depth: usize) -> Result<()> {
+    if depth >= sesame_model::MAX_FIELD_DEPTH {
+        return Err(QueryError::new(
+            Code::ValueTooLarge,
+            format!(
+                "Value too large: `{p}` is nested more than {} levels deep.",
+                sesame_model::MAX_FIELD_DEPTH
+            ),
+        ));
+    }
     match v {
-        Value::Object(o) => check_persistable(o, p),
+        Value::Object(o) => check_object(o, p, depth + 1),
         Value::Array(a) => {
             for (i, x) in a.iter().enumerate() {
-                check_value(x, &format!("{p}[{i}]"))?;
+                check_value(x, &format!("{p}[{i}]"), depth + 1)?;
             }
             Ok(())
         }
@@ -92,8 +106,8 @@ fn want_object(v: Option<&Value>, param: &str) -> Result<Object> {
 
 /// Moves reserved top-level names under `data` (the `*Data` variants).
 fn move_reserved_to_data(o: &mut Object) {
-    let mut data = match o.shift_remove("data") {
-        Some(Value::Object(d)) => (*d).clone(),
+    let mut data = match &o.shift_remove("data") {
+        Some(Value::Object(d)) => (**d).clone(),
         _ => Object::new(),
     };
     let keys: Vec<String> = o.keys().filter(|k| RESERVED.contains(&k.as_str())).cloned().collect();
@@ -123,10 +137,10 @@ fn opt_time(o: &mut Object, key: &str) -> Result<Option<Timestamp>> {
 }
 
 fn opt_data(o: &mut Object) -> Result<Option<Object>> {
-    match o.shift_remove("data") {
+    match &o.shift_remove("data") {
         None | Some(Value::Null(_)) => Ok(None),
-        Some(Value::Object(d)) => Ok(Some((*d).clone())),
-        Some(other) => Err(bad_arg("data", "{ *: Any }", &other)),
+        Some(Value::Object(d)) => Ok(Some((**d).clone())),
+        Some(other) => Err(bad_arg("data", "{ *: Any }", other)),
     }
 }
 
@@ -176,10 +190,10 @@ impl Interp<'_> {
     pub(crate) fn create_credential(&mut self, arg: Option<&Value>) -> Result<Value> {
         let mut o = want_object(arg, "data")?;
         let doc = self.identity_arg(&mut o, "Credential")?;
-        let password = match o.shift_remove("password") {
+        let password = match &o.shift_remove("password") {
             None | Some(Value::Null(_)) => None,
-            Some(Value::Str(s)) => Some(s),
-            Some(other) => return Err(bad_arg("password", "String", &other)),
+            Some(Value::Str(s)) => Some(s.clone()),
+            Some(other) => return Err(bad_arg("password", "String", other)),
         };
         let id = match o.shift_remove("id") {
             None | Some(Value::Null(_)) => None,
@@ -202,9 +216,9 @@ impl Interp<'_> {
 
     /// The `document` field of a credential or token: a document of a user collection.
     fn identity_arg(&mut self, o: &mut Object, what: &str) -> Result<DocRef> {
-        match o.shift_remove("document") {
+        match &o.shift_remove("document") {
             Some(Value::Doc(d)) if self.host.is_user_collection(&d.coll) => {
-                Ok(DocRef { overlay: None, ..d })
+                Ok(DocRef { overlay: None, ..d.clone() })
             }
             Some(Value::Doc(_)) => Err(QueryError::constraint(
                 format!("Failed to create {what}."),
@@ -213,7 +227,7 @@ impl Interp<'_> {
                     "Expected document from a user-defined collection.",
                 )],
             )),
-            Some(other) => Err(bad_arg("document", "Doc", &other)),
+            Some(other) => Err(bad_arg("document", "Doc", other)),
             None => Err(QueryError::constraint(
                 format!("Failed to create {what}."),
                 vec![ConstraintFailure::field("document", "Missing required field")],
@@ -247,9 +261,9 @@ impl Interp<'_> {
     /// `Key.create({role, ttl?, data?})`.
     pub(crate) fn create_key(&mut self, arg: Option<&Value>) -> Result<Value> {
         let mut o = want_object(arg, "data")?;
-        let role = match o.shift_remove("role") {
-            Some(Value::Str(s)) => s,
-            Some(other) => return Err(bad_arg("role", "String", &other)),
+        let role = match &o.shift_remove("role") {
+            Some(Value::Str(s)) => s.clone(),
+            Some(other) => return Err(bad_arg("role", "String", other)),
             None => {
                 return Err(QueryError::constraint(
                     "Failed to create Key.",
@@ -320,10 +334,10 @@ impl Interp<'_> {
                 let mut o = want_object(args.first(), "data")?;
                 let op = if replace { "replace" } else { "update" };
                 if &*plain.coll == "Credential" {
-                    let password = match o.shift_remove("password") {
+                    let password = match &o.shift_remove("password") {
                         None | Some(Value::Null(_)) => None,
-                        Some(Value::Str(s)) => Some(s),
-                        Some(other) => return Err(bad_arg("password", "String", &other)),
+                        Some(Value::Str(s)) => Some(s.clone()),
+                        Some(other) => return Err(bad_arg("password", "String", other)),
                     };
                     check_persistable(&o, "")?;
                     self.write(op)?;

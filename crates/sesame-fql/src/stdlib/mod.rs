@@ -327,9 +327,9 @@ impl Interp<'_> {
                     self.tick(1)?;
                     let r = self.callback(&args[0], "mapper", vec![v.clone()], span)?;
                     if name == "flatMap" {
-                        match r {
+                        match &r {
                             Value::Array(xs) => out.extend(xs.iter().cloned()),
-                            other => return Err(bad_arg("mapper", "Array<Any>", &other)),
+                            other => return Err(bad_arg("mapper", "Array<Any>", other)),
                         }
                         self.check_array(out.len())?;
                     } else {

@@ -333,7 +333,7 @@ impl Host for MemHost {
             p
         };
         for (i, m) in list(def.get("membership")) {
-            if let Value::Object(m) = m {
+            if let Value::Object(m) = &m {
                 if let Some(Value::Str(src)) = m.get("predicate") {
                     if crate::parse_lambda(src).is_err() {
                         failures.push(ConstraintFailure {
@@ -345,7 +345,7 @@ impl Host for MemHost {
             }
         }
         for (i, p) in list(def.get("privileges")) {
-            if let Value::Object(p) = p {
+            if let Value::Object(p) = &p {
                 if let Some(Value::Object(actions)) = p.get("actions") {
                     for (a, v) in actions.iter() {
                         if let Value::Str(src) = v {

@@ -226,7 +226,7 @@ impl MemHost {
             _ => Vec::new(),
         };
         for p in privs {
-            let Value::Object(p) = p else { continue };
+            let Value::Object(p) = &p else { continue };
             if !matches!(p.get("resource"), Some(Value::Str(r)) if &**r == coll) {
                 continue;
             }
@@ -257,7 +257,7 @@ impl MemHost {
                 _ => Vec::new(),
             };
             for m in ms {
-                let Value::Object(m) = m else { continue };
+                let Value::Object(m) = &m else { continue };
                 if !matches!(m.get("resource"), Some(Value::Str(r)) if **r == *identity.coll) {
                     continue;
                 }
