@@ -46,6 +46,29 @@ fn fields(m: &serde_json::Map<String, Json>, out: &mut String, depth: usize) {
     out.push_str(" }");
 }
 
+/// An object with the `first` keys (when present) before the others.
+fn ordered(m: &serde_json::Map<String, Json>, first: &[&str], out: &mut String, depth: usize) {
+    if m.is_empty() {
+        out.push_str("{}");
+        return;
+    }
+    out.push_str("{ ");
+    let keys = first
+        .iter()
+        .copied()
+        .filter(|k| m.contains_key(*k))
+        .chain(m.keys().map(String::as_str).filter(|k| !first.contains(k)));
+    for (i, k) in keys.enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        key(k, out);
+        out.push_str(": ");
+        render(&m[k], out, depth + 1);
+    }
+    out.push_str(" }");
+}
+
 fn coll_name(v: Option<&Json>) -> String {
     match v {
         Some(Json::Object(m)) => m.get("@mod").and_then(Json::as_str).unwrap_or("?").to_owned(),
@@ -127,18 +150,12 @@ fn render(v: &Json, out: &mut String, depth: usize) {
                 Some((t, Json::String(s))) if t == "@mod" => out.push_str(s),
                 Some((t, Json::Object(inner))) if t == "@ref" => reference(inner, out),
                 Some((t, Json::Object(inner))) if t == "@doc" => {
-                    let mut shown = inner.clone();
-                    if let Some(c) = shown.get_mut("coll") {
-                        *c = Json::Object(
-                            [("@mod".to_owned(), Json::from(coll_name(Some(c))))]
-                                .into_iter()
-                                .collect(),
-                        );
-                    }
-                    fields(&shown, out, depth);
+                    ordered(inner, &["id", "name", "coll", "ts", "ttl"], out, depth)
                 }
                 Some((t, Json::Object(inner))) if t == "@object" => fields(inner, out, depth),
-                Some((t, Json::Object(page))) if t == "@set" => fields(page, out, depth),
+                Some((t, Json::Object(page))) if t == "@set" => {
+                    ordered(page, &["data", "after"], out, depth)
+                }
                 Some((t, Json::String(c))) if t == "@set" => {
                     out.push_str("Set.paginate(");
                     quote(c, out);

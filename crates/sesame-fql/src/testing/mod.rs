@@ -324,6 +324,9 @@ impl MemHost {
         let Some(c) = self.db.colls.get(coll) else { return Ok(()) };
         for u in &c.unique {
             let mine: Vec<Value> = u.iter().map(|p| get_path(fields, p)).collect();
+            if mine.iter().all(Value::is_null) {
+                continue;
+            }
             for ((dc, did), d) in &self.db.docs {
                 if dc == coll && *did != id {
                     let theirs: Vec<Value> = u.iter().map(|p| get_path(&d.fields, p)).collect();
