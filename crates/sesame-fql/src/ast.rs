@@ -242,6 +242,15 @@ fn is_plain_ident(s: &str) -> bool {
         && cs.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '\'')
 }
 
+/// The short-lambda parameter `$this` prints as an identifier.
+fn printable_name(n: &str) -> &str {
+    if n == crate::parser::THIS {
+        "this__"
+    } else {
+        n
+    }
+}
+
 /// Pretty-prints an expression as fully parenthesised FQL source.
 pub fn print_expr(e: &Expr, out: &mut String) {
     match e {
@@ -286,7 +295,7 @@ pub fn print_expr(e: &Expr, out: &mut String) {
         Expr::Hole(n, _) => {
             let _ = write!(out, "\0{n}>");
         }
-        Expr::Ident(n, _) => out.push_str(n),
+        Expr::Ident(n, _) => out.push_str(printable_name(n)),
         Expr::Array(items, _) => {
             out.push('[');
             for (i, x) in items.iter().enumerate() {
@@ -346,7 +355,7 @@ pub fn print_expr(e: &Expr, out: &mut String) {
         }
         Expr::Lambda(l) => {
             out.push_str("((");
-            let name = |p: &Option<String>| p.clone().unwrap_or_else(|| "_".into());
+            let name = |p: &Option<String>| p.as_deref().map_or("_", printable_name).to_owned();
             let mut first = true;
             for p in &l.params {
                 if !first {
@@ -514,6 +523,66 @@ pub fn erase_stmt_spans(stmts: &mut [Stmt]) {
                 e.erase_spans();
             }
             Stmt::Expr(e) => e.erase_spans(),
+        }
+    }
+}
+
+impl Expr {
+    /// Calls `f` on every identifier and replaces every template hole `n` with the identifier
+    /// `hole__n` (recording `n`), so the expression can be printed as standalone source.
+    pub fn visit_names(&mut self, f: &mut dyn FnMut(&str), holes: &mut Vec<u32>) {
+        match self {
+            Expr::Lit(..) => {}
+            Expr::Hole(n, s) => {
+                holes.push(*n);
+                let name = format!("hole__{n}");
+                f(&name);
+                *self = Expr::Ident(name, *s);
+            }
+            Expr::Ident(n, _) => f(n),
+            Expr::Template(parts, _) => {
+                for p in parts {
+                    if let TplPart::Expr(e) = p {
+                        e.visit_names(f, holes);
+                    }
+                }
+            }
+            Expr::Array(items, _) | Expr::Tuple(items, _) => {
+                items.iter_mut().for_each(|e| e.visit_names(f, holes))
+            }
+            Expr::Object(fields, _) => fields.iter_mut().for_each(|(_, e)| e.visit_names(f, holes)),
+            Expr::Block(stmts, _) => {
+                for st in stmts {
+                    match st {
+                        Stmt::Let(_, _, e) | Stmt::Expr(e) => e.visit_names(f, holes),
+                    }
+                }
+            }
+            Expr::If(c, t, e, _) => {
+                c.visit_names(f, holes);
+                t.visit_names(f, holes);
+                if let Some(e) = e {
+                    e.visit_names(f, holes);
+                }
+            }
+            Expr::Lambda(l) => Rc::make_mut(l).body.visit_names(f, holes),
+            Expr::Unary(_, x, _) => x.visit_names(f, holes),
+            Expr::Binary(_, a, b, _) => {
+                a.visit_names(f, holes);
+                b.visit_names(f, holes);
+            }
+            Expr::Chain(base, ops, _) => {
+                base.visit_names(f, holes);
+                for op in ops {
+                    match &mut op.kind {
+                        ChainKind::Call(args) => {
+                            args.iter_mut().for_each(|e| e.visit_names(f, holes))
+                        }
+                        ChainKind::Index(i) => i.visit_names(f, holes),
+                        ChainKind::Select(_) | ChainKind::Bang => {}
+                    }
+                }
+            }
         }
     }
 }

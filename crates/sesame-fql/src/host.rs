@@ -97,7 +97,7 @@ pub trait Host {
         id: Option<i64>,
         fields: Object,
     ) -> Result<DocRef, QueryError>;
-    /// Updates (deep merge, `null` removes; see `value_ops::deep_merge`) or replaces the user
+    /// Updates (deep merge, `null` removes; see [`crate::deep_merge`]) or replaces the user
     /// fields of a document. Native documents (tokens, keys, roles) are handled too.
     fn update_doc(&mut self, doc: &DocRef, patch: Object, replace: bool) -> Result<(), QueryError>;
     /// Deletes a document. Deleting an identity deletes its credential and tokens.

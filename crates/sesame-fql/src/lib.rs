@@ -19,6 +19,7 @@
 //! time) and no randomness (the host makes ids and secrets).
 
 pub mod ast;
+mod cursor;
 pub mod diag;
 pub mod error;
 pub mod eval;

@@ -298,3 +298,54 @@ fn error_codes_have_http_statuses() {
     assert_eq!(Code::PermissionDenied.http_status(), 400);
     assert_eq!(Code::ConstraintFailure.as_str(), "constraint_failure");
 }
+
+#[test]
+fn cursors_work_across_queries() {
+    big(|| {
+        let mut h = MemHost::new();
+        assert_eq!(h.query(None, "Collection.create({ name: 'Author', indexes: { byName: { terms: [{ field: 'name' }] } } })", Format::Simple).0, 200);
+        assert_eq!(
+            h.query(
+                None,
+                "Set.sequence(0, 40).forEach(i => Author.create({ name: 'a', n: i }))",
+                Format::Simple
+            )
+            .0,
+            200
+        );
+        // A set with a callback that captures a variable and a template hole.
+        let body = json!({"query": {"fql": ["let min = 5\nAuthor.byName(", {"value": "a"}, ").where(.n >= min && .name == ", {"value": "a"}, ").map(.n).paginate(10)"]}});
+        let (s, b) = h.query_body(None, &body, Format::Simple);
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["data"]["data"], json!([5, 6, 7, 8, 9, 10, 11, 12, 13, 14]));
+        let mut after = b["data"]["after"].as_str().expect("after").to_owned();
+        let mut seen = 10;
+        loop {
+            let (s, b) = h.query_body(
+                None,
+                &json!({"query": {"fql": ["Set.paginate(", {"value": after}, ")"]}}),
+                Format::Tagged,
+            );
+            assert_eq!(s, 200, "{b}");
+            seen += b["data"]["data"].as_array().unwrap().len();
+            match b["data"]["after"].as_str() {
+                Some(a) => after = a.to_owned(),
+                None => break,
+            }
+        }
+        assert_eq!(seen, 35);
+        // A tampered cursor is `invalid_cursor`, never a panic.
+        for bad in ["c1.", "c1.AAAA", "c1.eyJzcmMiOnt9fQ", "sesame-cursor-99"] {
+            let (s, b) = h.query_body(
+                None,
+                &json!({"query": {"fql": ["Set.paginate(", {"value": bad}, ")"]}}),
+                Format::Simple,
+            );
+            assert_eq!(
+                (s, b["error"]["code"].as_str()),
+                (400, Some("invalid_cursor")),
+                "{bad}: {b}"
+            );
+        }
+    });
+}

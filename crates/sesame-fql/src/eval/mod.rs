@@ -141,7 +141,7 @@ const MODULES: &[&str] = &[
     "String",
 ];
 /// Names of the global functions.
-const GLOBAL_FNS: &[&str] = &["abort", "ID", "newId", "log", "dbg"];
+const GLOBAL_FNS: &[&str] = &["abort", "ID", "log", "dbg"];
 
 impl<'h> Interp<'h> {
     /// A new interpreter over a host, with template holes bound.

@@ -140,8 +140,11 @@ impl Interp<'_> {
     ) -> Result<(Vec<Value>, Option<String>)> {
         let (items, more) = self.set_page(set, skip, size)?;
         let after = if more {
-            self.cursors.push((set.clone(), skip + items.len(), size));
-            Some(format!("sesame-cursor-{}", self.cursors.len() - 1))
+            let next = skip + items.len();
+            crate::cursor::encode(set, next, size, &self.holes).or_else(|| {
+                self.cursors.push((set.clone(), next, size));
+                Some(format!("sesame-cursor-{}", self.cursors.len() - 1))
+            })
         } else {
             None
         };
@@ -150,6 +153,9 @@ impl Interp<'_> {
 
     /// Looks up an in-query cursor.
     pub(crate) fn cursor(&self, token: &str) -> Result<(Rc<SetExpr>, usize, usize)> {
+        if let Some((set, skip, size)) = crate::cursor::decode(token) {
+            return Ok((Rc::new(set), skip, size));
+        }
         token
             .strip_prefix("sesame-cursor-")
             .and_then(|n| n.parse::<usize>().ok())
