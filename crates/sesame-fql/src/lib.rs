@@ -17,6 +17,10 @@
 //!
 //! This crate does no I/O: no SQL, no HTTP, no async, no clock (the host gives the snapshot
 //! time) and no randomness (the host makes ids and secrets).
+//!
+//! Stack: parsing and evaluation recurse (bounded by the limits in [`Limits`] and the parser's
+//! depth 128), so run [`run`] on a thread with [`STACK_BYTES`] of stack (debug builds need
+//! about four times as much).
 
 pub mod ast;
 mod cursor;
@@ -49,6 +53,9 @@ pub use parser::{parse_lambda, parse_query};
 pub use stdlib::deep_merge;
 pub use template::{decode_request, Request};
 pub use value::{DocKey, DocRef, Object, Value};
+
+/// The stack a query thread should have (release builds).
+pub const STACK_BYTES: usize = 16 * 1024 * 1024;
 
 /// Per-request options.
 #[derive(Debug, Clone, Default)]

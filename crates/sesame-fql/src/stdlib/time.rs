@@ -9,9 +9,32 @@ use crate::error::{Code, QueryError, Result};
 use crate::eval::{arity, bad_arg, Interp};
 use crate::value::Value;
 
-/// Parses `Time("…")`: RFC 3339 with a required offset.
+/// Fauna's extra forms, rewritten to RFC 3339: `HH:mm` without seconds, and `±HHMM` offsets.
+fn normalise(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    if b.len() < 17 || b.get(10) != Some(&b'T') || b.get(13) != Some(&b':') {
+        return None;
+    }
+    let mut out = s.to_owned();
+    if b.get(16) != Some(&b':') {
+        out.insert_str(16, ":00");
+    }
+    let n = out.len();
+    let tail = &out.as_bytes()[n.saturating_sub(5)..];
+    if tail.len() == 5
+        && (tail[0] == b'+' || tail[0] == b'-')
+        && tail[1..].iter().all(u8::is_ascii_digit)
+    {
+        out.insert(n - 2, ':');
+    }
+    Some(out)
+}
+
+/// Parses `Time("…")`: RFC 3339 with a required offset (also `HH:mm` and `±HHMM`).
 pub(crate) fn parse_time(s: &str) -> Result<Timestamp> {
-    Timestamp::parse_rfc3339(s).map_err(|_| {
+    let parsed = Timestamp::parse_rfc3339(s)
+        .or_else(|e| normalise(s).ok_or(e).and_then(|n| Timestamp::parse_rfc3339(&n)));
+    parsed.map_err(|_| {
         let t: String = s.chars().take(64).collect();
         QueryError::new(Code::InvalidTime, format!("`{t}` is not a valid time."))
     })
