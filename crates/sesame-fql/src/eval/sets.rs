@@ -76,6 +76,7 @@ impl Interp<'_> {
             SetSource::Scan(scan) => {
                 let mut after: Option<String> = None;
                 loop {
+                    self.tick(1)?;
                     self.stats.read_ops += 1;
                     let page = self.host.scan(scan, after.as_deref(), SCAN_BATCH)?;
                     for r in page.refs {
