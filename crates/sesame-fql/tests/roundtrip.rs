@@ -10,8 +10,15 @@ use sesame_fql::ast::{
 };
 use sesame_fql::parse_query;
 
-const NAMES: &[&str] = &["a", "b", "x", "foo", "bar'", "_tmp", "Customer"];
-const FIELDS: &[&str] = &["a", "name", "if", "length", "null", "let"];
+const NAMES: &[&str] = &[
+    "a", "b", "x", "foo", "bar'", "_tmp", "Customer", "Time", "Set", "Collection", "Query", "abort", "Token", "Credential",
+    "Math",
+];
+const FIELDS: &[&str] = &[
+    "a", "name", "if", "length", "null", "let", "map", "where", "first", "toArray", "paginate", "create", "all", "add",
+    "concat", "byId", "sequence", "update", "delete", "now", "identity", "token", "forEach", "exists", "login", "byName",
+    "toSet", "take", "count", "fold", "byDocument", "at",
+];
 const OPS: &[BinOp] = &[
     BinOp::Coalesce,
     BinOp::Or,
@@ -161,5 +168,36 @@ proptest! {
         if let Err(e) = parse_query(&src) {
             prop_assert_eq!(e.code.as_str(), "invalid_query");
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
+
+    /// Random well-formed programs (over real globals and method names) evaluate to a response
+    /// or an error, never a panic, against the in-memory host with small limits.
+    #[test]
+    fn random_programs_never_panic(e in expr()) {
+        let stmts = vec![Stmt::Expr(e)];
+        let mut text = String::new();
+        print_stmts(&stmts, &mut text);
+        let text = format!("let a = 1\nlet b = [1, 'x']\nlet x = {{ a: 1 }}\nlet foo = (p) => p\n{text}");
+        let status = std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn(move || {
+                let mut h = sesame_fql::testing::MemHost::new();
+                let _ = h.query(None, "Collection.create({ name: 'Customer' })", sesame_fql::Format::Simple);
+                let _ = h.query(None, "Customer.create({ id: '1', name: 'n' })", sesame_fql::Format::Simple);
+                h.limits.fuel = 20_000;
+                h.limits.max_call_depth = 32;
+                let a = h.query(None, &text, sesame_fql::Format::Simple).0;
+                let b = h.query(None, &text, sesame_fql::Format::Tagged).0;
+                (a, b)
+            })
+            .expect("spawn")
+            .join();
+        let (a, b) = status.map_err(|_| TestCaseError::fail("panicked"))?;
+        prop_assert!(a == 200 || a == 400 || a == 440, "status {}", a);
+        prop_assert!(b == 200 || b == 400 || b == 440, "status {}", b);
     }
 }
