@@ -179,11 +179,18 @@ pub fn run_request(host: &mut dyn Host, req: &Request, opts: &Options) -> Respon
     let mut interp = Interp::new(host, opts.limits.clone(), req.holes.clone());
     let result =
         interp.run(&stmts, &req.arguments).and_then(|v| interp.materialize(&v, opts.format));
+    let summary: String = interp
+        .logs
+        .iter()
+        .map(|(span, msg)| {
+            format!("info at *query*:{}: {msg}\n", diag::line_col(&req.text, span.start).0)
+        })
+        .collect();
     match result {
         Ok(data) => Response {
             status: 200,
             body: json!({
-                "data": data, "summary": "", "txn_ts": txn_ts,
+                "data": data, "summary": summary.trim_end(), "txn_ts": txn_ts,
                 "stats": stats_json(interp.stats), "schema_version": 0,
             }),
             stats: interp.stats,

@@ -349,3 +349,14 @@ fn cursors_work_across_queries() {
         }
     });
 }
+
+#[test]
+fn eager_set_extras_and_log() {
+    assert_eq!(
+        ok(&["[Set.sequence(0, 3).reverse().toArray(), [3, 1, 3].toSet().distinct().order().toArray(), Set.sequence(0, 2).concat(Set.single(9)).toArray(), Set.sequence(1, 3).flatMap(x => [x, x]).toArray()]"]),
+        json!([[2, 1, 0], [1, 3], [0, 1, 9], [1, 1, 2, 2]])
+    );
+    let (s, b) = run_all(Limits::default(), &["log('hi', 1)\nlog([2])\n3"]);
+    assert_eq!(s, 200);
+    assert_eq!(b["summary"], "info at *query*:1: hi 1\ninfo at *query*:2: [2]");
+}

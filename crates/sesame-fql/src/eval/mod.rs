@@ -117,6 +117,8 @@ pub struct Interp<'h> {
     password_checks: u32,
     /// In-query cursors: (set, elements already returned, page size).
     pub(crate) cursors: Vec<(Rc<SetExpr>, usize, usize)>,
+    /// `log(...)` lines: where and what, rendered into the summary.
+    pub logs: Vec<(Span, String)>,
 }
 
 impl std::fmt::Debug for Interp<'_> {
@@ -161,6 +163,7 @@ impl<'h> Interp<'h> {
             writes: 0,
             password_checks: 0,
             cursors: Vec::new(),
+            logs: Vec::new(),
         }
     }
 

@@ -501,7 +501,22 @@ impl Interp<'_> {
                     QueryError::new(Code::InvalidId, format!("`{s}` is not a valid ID."))
                 })
             }
-            "log" => Ok(Value::NULL),
+            "log" => {
+                let parts: Vec<String> = args
+                    .iter()
+                    .map(|a| {
+                        let mut s = String::new();
+                        display_string(a, &mut s);
+                        s
+                    })
+                    .collect();
+                if self.logs.len() < 100 {
+                    let line = parts.join(" ");
+                    self.check_string(line.len())?;
+                    self.logs.push((span, line));
+                }
+                Ok(Value::NULL)
+            }
             "dbg" => {
                 arity(&args, 1, 1)?;
                 Ok(args[0].clone())

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use crate::ast::Span;
 use crate::error::{Code, QueryError, Result};
 use crate::eval::{arity, bad_arg, Interp};
-use crate::set::{SetExpr, SetStep, MAX_PAGE};
+use crate::set::{SetExpr, SetSource, SetStep, MAX_PAGE};
 use crate::value::{equal, NullCause, Object, Value};
 
 fn want_size(v: &Value, param: &str) -> Result<usize> {
@@ -68,6 +68,57 @@ impl Interp<'_> {
                     set(e)
                 }
                 "toSet" => Value::Set(s.clone()),
+                "reverse" | "distinct" | "order" => {
+                    arity(&args, 0, 0)?;
+                    let mut items = self.set_to_vec(&s)?;
+                    match name {
+                        "reverse" => items.reverse(),
+                        "order" => items.sort_by(crate::value::sort_order),
+                        _ => {
+                            let mut out: Vec<Value> = Vec::with_capacity(items.len());
+                            for v in items {
+                                self.tick(1)?;
+                                if !out.iter().any(|x| equal(x, &v)) {
+                                    out.push(v);
+                                }
+                            }
+                            items = out;
+                        }
+                    }
+                    set(SetExpr::new(SetSource::Array(Rc::new(items))))
+                }
+                "concat" => {
+                    arity(&args, 1, 1)?;
+                    let Value::Set(other) = &args[0] else {
+                        return Err(bad_arg("other", "Set<Any>", &args[0]));
+                    };
+                    let mut items = self.set_to_vec(&s)?;
+                    items.extend(self.set_to_vec(other)?);
+                    self.check_array(items.len())?;
+                    set(SetExpr::new(SetSource::Array(Rc::new(items))))
+                }
+                "flatMap" => {
+                    arity(&args, 1, 1)?;
+                    let f = args[0].clone();
+                    let mut out = Vec::new();
+                    let max = self.limits.max_array_len;
+                    self.set_walk(&s, &mut |me, v| {
+                        let r = me.read_only(|me| me.callback(&f, "mapper", vec![v], span))?;
+                        match &r {
+                            Value::Set(inner) => out.extend(me.set_to_vec(inner)?),
+                            Value::Array(a) => out.extend(a.iter().cloned()),
+                            other => return Err(bad_arg("mapper", "Set<Any>", other)),
+                        }
+                        if out.len() > max {
+                            return Err(QueryError::new(
+                                Code::ValueTooLarge,
+                                format!("Value too large: array size exceeds limit {max}."),
+                            ));
+                        }
+                        Ok(true)
+                    })?;
+                    set(SetExpr::new(SetSource::Array(Rc::new(out))))
+                }
                 "first" => {
                     arity(&args, 0, 0)?;
                     let (mut items, _) = self.set_page(&s, 0, 1)?;
