@@ -89,8 +89,11 @@ pub trait Host {
     fn index_info(&mut self, coll: &str, index: &str) -> Result<Option<IndexInfo>, QueryError>;
     /// Reads a document (user, native or named schema document).
     fn read_doc(&mut self, doc: &DocRef) -> Result<DocRead, QueryError>;
-    /// Creates a user document (fields validated by the evaluator; `id` explicit or fresh and
-    /// increasing). Errors: `permission_denied`, `document_id_exists`, `constraint_failure`.
+    /// Creates a user document (fields validated by the evaluator: no reserved names, no
+    /// `null`s, only persistable values; a `ttl` field holding a Time is the expiry). `id` is
+    /// explicit (needs `create_with_id`) or fresh, and fresh ids increase within a collection.
+    /// The host checks `create` privileges (predicates get the new document) and unique
+    /// constraints. Errors: `permission_denied`, `document_id_exists`, `constraint_failure`.
     fn create_doc(
         &mut self,
         coll: &str,
@@ -102,7 +105,10 @@ pub trait Host {
     fn update_doc(&mut self, doc: &DocRef, patch: Object, replace: bool) -> Result<(), QueryError>;
     /// Deletes a document. Deleting an identity deletes its credential and tokens.
     fn delete_doc(&mut self, doc: &DocRef) -> Result<(), QueryError>;
-    /// One page of a scan, after an opaque host cursor, at most `limit` refs.
+    /// One page of a scan, after an opaque host cursor, at most `limit` refs. Unreadable
+    /// documents are left out, except that an index scan without read permission on its
+    /// collection is `permission_denied`. Scans may come from client-supplied cursors, so the
+    /// host must check permissions here, not only in `index_info`.
     fn scan(&mut self, scan: &Scan, after: Option<&str>, limit: usize) -> Result<Page, QueryError>;
     /// `Collection.create(def)`: returns the named ref. Errors are `constraint_failure`
     /// "Failed to create Collection." with failures.
