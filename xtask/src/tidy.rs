@@ -1,8 +1,8 @@
 //! `cargo xtask tidy`: rules kept by a check, not by memory.
 //!
 //! 1. Layering, read from `cargo metadata`: each workspace crate may depend only on the crates
-//!    listed for it (server → auth → store ← postgres; tower → auth; everything → model), some
-//!    only as dev-dependencies.
+//!    listed for it (server → auth → store ← postgres; tower → auth; fql → model only;
+//!    everything → model), some only as dev-dependencies.
 //! 2. Every `.rs` file under `crates/`, `xtask/` and `tests/` starts with a `//!` doc.
 //! 3. `fuzz/Cargo.lock` is current (CI builds the fuzz targets `--locked`).
 //! 4. Migrations are append-only: every file in `migrations/` matches its SHA-256 in
@@ -19,6 +19,7 @@ use crate::root;
 /// Which internal crates each crate may depend on (normal and dev dependencies alike).
 const ALLOWED: &[(&str, &[&str])] = &[
     ("sesame-model", &[]),
+    ("sesame-fql", &["sesame-model", "sesame-fql"]),
     ("sesame-store", &["sesame-model", "sesame-store"]),
     ("sesame-postgres", &["sesame-model", "sesame-store", "sesame-postgres"]),
     ("sesame-auth", &["sesame-model", "sesame-store"]),
@@ -49,6 +50,20 @@ const FORBIDDEN_EXTERNAL: &[(&str, &[&str])] = &[
     ("sesame-auth", &["hyper", "tokio-postgres", "deadpool-postgres", "serde_json", "http"]),
     ("sesame-postgres", &["hyper", "argon2", "http"]),
     ("sesame-tower", &["tokio-postgres", "deadpool-postgres", "argon2"]),
+    (
+        "sesame-fql",
+        &[
+            "tokio",
+            "hyper",
+            "http",
+            "tokio-postgres",
+            "deadpool-postgres",
+            "postgres",
+            "sqlx",
+            "async-trait",
+            "argon2",
+        ],
+    ),
 ];
 
 pub(crate) fn run(bless: bool) -> Result<(), String> {
@@ -240,6 +255,7 @@ mod tests {
                 "sesame-tower",
                 &[("sesame-auth", None), ("hyper", None), ("sesame-server", Some("dev"))],
             ),
+            pkg("sesame-fql", &[("sesame-model", None), ("serde_json", None), ("sesame-fql", Some("dev"))]),
         ]});
         assert_eq!(problems(meta), Vec::<String>::new());
     }
@@ -254,6 +270,7 @@ mod tests {
             pkg("sesame-server", &[]),
             pkg("sesame-new", &[]),
             pkg("sesame-tower", &[("sesame-server", None), ("sesame-postgres", Some("dev"))]),
+            pkg("sesame-fql", &[("sesame-auth", None), ("tokio-postgres", None), ("hyper", None)]),
         ]});
         let p = problems(meta);
         for expected in [
@@ -265,6 +282,9 @@ mod tests {
             "crate `sesame-new` has no layering rule",
             "`sesame-tower` may use `sesame-server` only in dev-dependencies",
             "`sesame-tower` must not depend on `sesame-postgres`",
+            "`sesame-fql` must not depend on `sesame-auth`",
+            "`sesame-fql` must not depend on external `tokio-postgres`",
+            "`sesame-fql` must not depend on external `hyper`",
         ] {
             assert!(p.iter().any(|l| l.contains(expected)), "missing {expected:?} in {p:#?}");
         }
