@@ -30,6 +30,7 @@ use tracing::Instrument as _;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod fql;
 pub mod metrics;
 pub mod protocol;
 pub mod response;
@@ -105,7 +106,12 @@ impl App {
     pub async fn respond(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
         let started = Instant::now();
         let rid = self.request_id(&req);
-        let route = rest::router::Route::parse(req.uri().path()).map_or("unmatched", |r| r.name());
+        let is_query = req.uri().path() == fql::PATH;
+        let route = if is_query {
+            "query"
+        } else {
+            rest::router::Route::parse(req.uri().path()).map_or("unmatched", |r| r.name())
+        };
         // The path only: query strings may carry personal data (e-mail filters).
         let span = tracing::info_span!("request", id = %rid, method = %req.method(), path = %req.uri().path(), peer = %peer.ip());
         async move {

@@ -1,0 +1,735 @@
+//! [`EngineHost`]: the query language's [`Host`] implemented by the engine over one store
+//! transaction. Every read and write of a query goes through the transaction; every privilege
+//! is checked here with the same [`Access`] table as the REST surface; passwords go through the
+//! engine's hasher and throttle. The evaluator (sesame-fql) decides nothing about rights.
+//!
+//! The evaluator is synchronous and runs on a query thread; store and hasher calls are async,
+//! so each is driven with the runtime handle's `block_on` (never on a runtime worker).
+
+use std::collections::HashMap;
+
+use sesame_fql::{
+    Code, DocKey, DocRead, DocRef as FqlRef, Host, IndexInfo, LiveDoc, Object, Page, QueryError,
+    Scan, Value,
+};
+use sesame_model::{
+    AuditKind, Collection, CollectionName, Credential, Data, DocId, Document, Fields, Key, Password,
+    Role, Secret, SecretKind, Timestamp, Token, TokenOrigin, SECRET_RANDOM_BYTES,
+};
+use sesame_store::{constraint, Cursor, Revoke, StoreError, StoreTx, StoredCredential, VerifiedWith};
+
+use super::convert::{
+    auth_error, caller, cf, collection_def, collection_fields, doc_ref, fql_ref, from_json,
+    object_from_json, object_to_json, store_error, R,
+};
+use crate::engine::{credential_key, random_bytes, Engine, NewToken};
+use crate::{Access, AuthError, Caller, Target};
+
+/// One query's host: the engine, the caller, the open transaction.
+pub(super) struct EngineHost<'a> {
+    pub(super) engine: &'a Engine,
+    pub(super) rt: &'a tokio::runtime::Handle,
+    pub(super) caller: &'a Caller,
+    pub(super) tx: &'a dyn StoreTx,
+    /// Collections as of the query's start (and those it created).
+    pub(super) schema: HashMap<String, Option<Collection>>,
+    /// Audit events to write once the transaction commits.
+    pub(super) on_commit: Vec<sesame_model::AuditEvent>,
+    /// Whether a store operation failed with contention (the query is retried).
+    pub(super) contention: bool,
+}
+
+fn denied_read(coll: &str) -> QueryError {
+    QueryError::new(
+        Code::PermissionDenied,
+        format!("Insufficient privileges to read from collection {coll}."),
+    )
+}
+
+fn id_of(d: &FqlRef) -> R<DocId> {
+    match d.key {
+        DocKey::Id(i) => DocId::new(i).map_err(|_| sesame_fql::eval::doc_missing(d)),
+        DocKey::Name(_) => Err(sesame_fql::eval::doc_missing(d)),
+    }
+}
+
+impl EngineHost<'_> {
+    fn p(&self) -> &crate::Principal {
+        &self.caller.principal
+    }
+
+    fn may(&self, access: Access<'_>) -> bool {
+        self.p().may(&access)
+    }
+
+    /// Checks `access` like every engine operation (audited when refused).
+    fn check(&self, access: Access<'_>) -> R<()> {
+        self.engine.check(self.p(), access).map_err(auth_error)
+    }
+
+    fn wait<T>(&mut self, f: impl std::future::Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+        let r = self.rt.block_on(f);
+        if matches!(r, Err(StoreError::Contention(_))) {
+            self.contention = true;
+        }
+        r
+    }
+
+    fn now(&self) -> Timestamp {
+        self.tx.txn_ts()
+    }
+
+    fn collection(&mut self, name: &str) -> R<Option<Collection>> {
+        if let Some(c) = self.schema.get(name) {
+            return Ok(c.clone());
+        }
+        let Ok(n) = name.parse::<CollectionName>() else { return Ok(None) };
+        let tx = self.tx;
+        let c = match self.wait(tx.get_collection(&n)) {
+            Ok(c) => Some(c),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(store_error(e, String::new)),
+        };
+        self.schema.insert(name.to_owned(), c.clone());
+        Ok(c)
+    }
+
+    fn user_coll(&mut self, name: &str) -> R<Collection> {
+        self.collection(name)?.ok_or_else(|| {
+            QueryError::new(Code::InvalidQuery, format!("Collection `{name}` does not exist."))
+        })
+    }
+
+    fn data(o: Option<Object>) -> R<Option<Data>> {
+        let Some(o) = o else { return Ok(None) };
+        let m = object_to_json(&o)?;
+        Data::parse_value(serde_json::Value::Object(m))
+            .map(Some)
+            .map_err(|e| QueryError::new(Code::InvalidArgument, e.to_string()))
+    }
+
+    fn fields(o: &Object) -> R<Fields> {
+        Fields::parse_value(serde_json::Value::Object(object_to_json(o)?))
+            .map_err(|e| QueryError::new(Code::InvalidArgument, e.to_string()))
+    }
+
+    fn data_obj(d: &Option<Data>, into: &mut Object) -> R<()> {
+        if let Some(d) = d {
+            if let serde_json::Value::Object(m) = d.to_value() {
+                into.insert("data".into(), Value::object(object_from_json(&m)?));
+            }
+        }
+        Ok(())
+    }
+
+    fn token_fields(t: &Token) -> R<Object> {
+        let mut f = Object::new();
+        f.insert("document".into(), Value::Doc(fql_ref(&t.document)));
+        Self::data_obj(&t.data, &mut f)?;
+        Ok(f)
+    }
+
+    fn unique_error(&self, coll: &Collection, name: &str) -> QueryError {
+        let label = coll
+            .constraints
+            .iter()
+            .find(|u| sesame_store::constraint::unique(&coll.name, u.name.as_str()) == name)
+            .map(|u| u.fields.iter().map(|p| p.segments().join(".")).collect::<Vec<_>>().join(","))
+            .unwrap_or_else(|| "id".into());
+        cf("Failed unique constraint.", &label, "Failed unique constraint")
+    }
+
+    fn write_error(&self, coll: Option<&Collection>, e: StoreError, d: &FqlRef) -> QueryError {
+        match (&e, coll) {
+            (StoreError::Conflict { constraint: c }, Some(coll))
+                if c.starts_with(constraint::UNIQUE_PREFIX) =>
+            {
+                self.unique_error(coll, c)
+            }
+            (StoreError::Conflict { constraint: c }, _) if c == constraint::ID => QueryError::new(
+                Code::DocumentIdExists,
+                format!(
+                    "Collection `{}` already contains document with id {}.",
+                    d.coll,
+                    d.id_num().unwrap_or(0)
+                ),
+            ),
+            _ => store_error(e, || sesame_fql::eval::doc_missing(d).message),
+        }
+    }
+
+    fn new_token(
+        &mut self,
+        document: sesame_model::DocRef,
+        ttl: Option<Timestamp>,
+        data: Option<Data>,
+        origin: TokenOrigin,
+        verified: Option<VerifiedWith<'_>>,
+    ) -> R<NewToken> {
+        let secret = Secret::from_random_bytes(
+            SecretKind::Token,
+            &random_bytes::<SECRET_RANDOM_BYTES>().map_err(auth_error)?,
+        );
+        let digest = secret.digest();
+        let token = Token {
+            id: self.engine.ids.next(self.now()),
+            document: document.clone(),
+            ts: self.now(),
+            ttl,
+            data,
+            origin,
+            client: self.caller.client.clone(),
+            last_used: None,
+        };
+        let tx = self.tx;
+        match self.wait(tx.create_token(&token, &digest, verified)) {
+            Ok(()) => Ok(NewToken { token, secret }),
+            Err(StoreError::Conflict { constraint: c }) if c == constraint::CREDENTIAL_CHANGED => {
+                Err(auth_error(AuthError::InvalidSecret))
+            }
+            Err(StoreError::NotFound) => {
+                Err(sesame_fql::eval::doc_missing(&fql_ref(&document)))
+            }
+            Err(e) => Err(store_error(e, String::new)),
+        }
+    }
+
+    fn audit(&mut self, kind: AuditKind, fill: impl FnOnce(&mut sesame_model::AuditEvent)) {
+        let mut e = self.engine.event(kind, Some(self.p()));
+        e.client_addr = self.caller.client.addr;
+        fill(&mut e);
+        self.on_commit.push(e);
+    }
+}
+
+impl Host for EngineHost<'_> {
+    fn snapshot_time(&self) -> Timestamp {
+        self.now()
+    }
+
+    fn caller(&self) -> sesame_fql::Caller {
+        caller(self.p())
+    }
+
+    fn is_user_collection(&mut self, name: &str) -> bool {
+        matches!(self.collection(name), Ok(Some(_)))
+    }
+
+    fn index_info(&mut self, coll: &str, index: &str) -> R<Option<IndexInfo>> {
+        let Some(c) = self.collection(coll)? else { return Ok(None) };
+        let Some(ix) = c.index(index) else { return Ok(None) };
+        if !self.may(Access::ListDocuments(&c.name)) {
+            return Err(denied_read(coll));
+        }
+        Ok(Some(IndexInfo { terms: ix.terms.len() }))
+    }
+
+    fn read_doc(&mut self, d: &FqlRef) -> R<DocRead> {
+        let tx = self.tx;
+        if let DocKey::Name(n) = &d.key {
+            if &*d.coll != "Collection" {
+                return Ok(DocRead::NotFound);
+            }
+            let Some(c) = self.collection(n)? else { return Ok(DocRead::NotFound) };
+            if !self.may(Access::ReadSchema) {
+                return Ok(DocRead::Denied);
+            }
+            return Ok(DocRead::Live(LiveDoc { ts: c.ts, ttl: None, fields: collection_fields(&c) }));
+        }
+        let Ok(id) = id_of(d) else { return Ok(DocRead::NotFound) };
+        let found = match &*d.coll {
+            "Credential" => match self.wait(tx.credential_by_id(id)) {
+                Ok(c) => {
+                    if !self.may(Access::ReadCredential(Target::Document(&c.credential.document))) {
+                        return Ok(DocRead::Denied);
+                    }
+                    let mut f = Object::new();
+                    f.insert("document".into(), Value::Doc(fql_ref(&c.credential.document)));
+                    Self::data_obj(&c.credential.data, &mut f)?;
+                    Ok((c.credential.ts, None, f))
+                }
+                Err(e) => Err(e),
+            },
+            "Token" => match self.wait(tx.token_by_id(id)) {
+                Ok(t) => {
+                    if !self.may(Access::ReadToken(Target::Document(&t.document))) {
+                        return Ok(DocRead::Denied);
+                    }
+                    Ok((t.ts, t.ttl, Self::token_fields(&t)?))
+                }
+                Err(e) => Err(e),
+            },
+            "Key" => match self.wait(tx.key_by_id(id)) {
+                Ok(k) => {
+                    if !self.may(Access::ReadKeys) {
+                        return Ok(DocRead::Denied);
+                    }
+                    let mut f = Object::new();
+                    f.insert("role".into(), Value::str(k.role.as_str()));
+                    Self::data_obj(&k.data, &mut f)?;
+                    Ok((k.ts, k.ttl, f))
+                }
+                Err(e) => Err(e),
+            },
+            _ => {
+                let Some(r) = doc_ref(d) else { return Ok(DocRead::NotFound) };
+                match self.wait(tx.get_document(&r)) {
+                    Ok(doc) => {
+                        if !self.may(Access::ReadDocument(Target::Document(&r))) {
+                            return Ok(DocRead::Denied);
+                        }
+                        Ok((doc.ts, None, object_from_json(doc.fields.as_map())?))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match found {
+            Ok((ts, ttl, fields)) => Ok(DocRead::Live(LiveDoc { ts, ttl, fields })),
+            Err(StoreError::NotFound) => Ok(DocRead::NotFound),
+            Err(e) => Err(store_error(e, String::new)),
+        }
+    }
+
+    fn create_doc(&mut self, coll: &str, id: Option<i64>, mut fields: Object) -> R<FqlRef> {
+        let c = self.user_coll(coll)?;
+        self.check(Access::WriteDocument(&c.name))?;
+        if let Some(Value::Time(_)) = fields.shift_remove("ttl") {
+            return Err(cf("Failed to create document.", "ttl", "Document ttl is not supported"));
+        }
+        let f = Self::fields(&fields)?;
+        let tx = self.tx;
+        let explicit = id.is_some();
+        let mut attempts = 0;
+        loop {
+            let id = match id {
+                Some(i) => DocId::new(i).map_err(|_| {
+                    QueryError::new(Code::InvalidId, format!("Invalid identifier `{i}`."))
+                })?,
+                None => self.engine.ids.next(self.now()),
+            };
+            let doc = Document { id, coll: c.name.clone(), ts: self.now(), fields: f.clone() };
+            let r = FqlRef::id(coll, id.as_i64());
+            match self.wait(tx.create_document(&doc)) {
+                Ok(()) => return Ok(r),
+                Err(StoreError::Conflict { constraint: k })
+                    if k == constraint::ID && !explicit && attempts < 3 =>
+                {
+                    attempts += 1;
+                }
+                Err(e) => return Err(self.write_error(Some(&c), e, &r)),
+            }
+        }
+    }
+
+    fn update_doc(&mut self, d: &FqlRef, patch: Object, replace: bool) -> R<()> {
+        if matches!(&*d.coll, "Credential") {
+            return self.credential_update(d, None, patch, replace);
+        }
+        if matches!(&*d.coll, "Token" | "Key" | "Collection" | "Role") {
+            return Err(cf("Failed to update document.", "coll", format!(
+                "Updating {} documents is not supported.", d.coll
+            )));
+        }
+        let c = self.user_coll(&d.coll)?;
+        let r = doc_ref(d).ok_or_else(|| sesame_fql::eval::doc_missing(d))?;
+        self.check(Access::WriteDocument(&c.name))?;
+        let tx = self.tx;
+        let old = match self.wait(tx.get_document(&r)) {
+            Ok(doc) => doc,
+            Err(e) => return Err(store_error(e, || sesame_fql::eval::doc_missing(d).message)),
+        };
+        let mut fields = if replace { Object::new() } else { object_from_json(old.fields.as_map())? };
+        sesame_fql::deep_merge(&mut fields, &patch);
+        if let Some(Value::Time(_)) = fields.shift_remove("ttl") {
+            return Err(cf("Failed to update document.", "ttl", "Document ttl is not supported"));
+        }
+        let f = Self::fields(&fields)?;
+        let now = self.now();
+        match self.wait(tx.replace_document(&r, &f, now)) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.write_error(Some(&c), e, d)),
+        }
+    }
+
+    fn delete_doc(&mut self, d: &FqlRef) -> R<()> {
+        let tx = self.tx;
+        let missing = || sesame_fql::eval::doc_missing(d).message;
+        if let DocKey::Name(n) = &d.key {
+            if &*d.coll == "Collection" {
+                self.check(Access::WriteSchema)?;
+                let name: CollectionName = n.parse().map_err(|_| sesame_fql::eval::doc_missing(d))?;
+                self.wait(tx.delete_collection(&name)).map_err(|e| store_error(e, missing))?;
+                self.schema.insert(n.to_string(), None);
+                return Ok(());
+            }
+            return Err(sesame_fql::eval::doc_missing(d));
+        }
+        let id = id_of(d)?;
+        match &*d.coll {
+            "Token" => {
+                let t = self.wait(tx.token_by_id(id)).map_err(|e| store_error(e, missing))?;
+                self.check(Access::DeleteToken(Target::Document(&t.document)))?;
+                if !self.wait(tx.delete_token(id)).map_err(|e| store_error(e, missing))? {
+                    return Err(sesame_fql::eval::doc_missing(d));
+                }
+                let own = self.engine.current_token(self.caller).is_some_and(|o| o.id == id);
+                let kind = if own { AuditKind::Logout } else { AuditKind::TokenRevoked };
+                let doc = t.document.clone();
+                self.audit(kind, |e| (e.token, e.identity) = (Some(id), Some(doc)));
+                Ok(())
+            }
+            "Key" => {
+                self.check(Access::WriteKeys)?;
+                if !self.wait(tx.delete_key(id)).map_err(|e| store_error(e, missing))? {
+                    return Err(sesame_fql::eval::doc_missing(d));
+                }
+                self.audit(AuditKind::KeyRevoked, |e| e.key = Some(id));
+                Ok(())
+            }
+            "Credential" => {
+                self.check(Access::WriteCredential)?;
+                let (doc, n) =
+                    self.wait(tx.delete_credential(id)).map_err(|e| store_error(e, missing))?;
+                self.audit(AuditKind::CredentialDeleted, |e| {
+                    (e.credential, e.identity, e.count) = (Some(id), Some(doc), Some(n))
+                });
+                Ok(())
+            }
+            _ => {
+                let c = self.user_coll(&d.coll)?;
+                self.check(Access::WriteDocument(&c.name))?;
+                let r = doc_ref(d).ok_or_else(|| sesame_fql::eval::doc_missing(d))?;
+                self.wait(tx.delete_document(&r)).map_err(|e| store_error(e, missing))
+            }
+        }
+    }
+
+    fn scan(&mut self, scan: &Scan, after: Option<&str>, limit: usize) -> R<Page> {
+        let tx = self.tx;
+        let limit = limit.max(1);
+        let bad_cursor = || QueryError::new(Code::InvalidCursor, "The cursor is invalid.");
+        let cursor = |a: Option<&str>| -> R<Option<Cursor>> {
+            a.map(|s| s.parse::<Cursor>().map_err(|_| bad_cursor())).transpose()
+        };
+        let page = |docs: Vec<Document>, after: Option<Cursor>| Page {
+            refs: docs.iter().map(|d| FqlRef::id(d.coll.as_str(), d.id.as_i64())).collect(),
+            after: after.map(|c| c.to_string()),
+        };
+        match scan {
+            Scan::All { coll } => match &**coll {
+                "Key" => {
+                    self.check(Access::ReadKeys)?;
+                    let after = after.map(|a| a.parse::<DocId>().map_err(|_| bad_cursor())).transpose()?;
+                    let p = self.wait(tx.list_keys(after, limit)).map_err(|e| store_error(e, String::new))?;
+                    Ok(Page {
+                        refs: p.data.iter().map(|k| FqlRef::id("Key", k.id.as_i64())).collect(),
+                        after: p.after.map(|a| a.to_string()),
+                    })
+                }
+                "Credential" | "Token" | "Collection" | "Role" => Err(QueryError::new(
+                    Code::InvalidArgument,
+                    format!("Listing every {coll} is not supported."),
+                )),
+                _ => {
+                    let c = self.user_coll(coll)?;
+                    if !self.may(Access::ListDocuments(&c.name)) {
+                        return Err(denied_read(coll));
+                    }
+                    let after = cursor(after)?;
+                    let p = self
+                        .wait(tx.scan_collection(&c.name, after.as_ref(), limit))
+                        .map_err(|e| store_error(e, String::new))?;
+                    Ok(page(p.data, p.after))
+                }
+            },
+            Scan::Index { coll, index, terms } => {
+                let c = self.user_coll(coll)?;
+                if !self.may(Access::ListDocuments(&c.name)) {
+                    return Err(denied_read(coll));
+                }
+                let terms = terms.iter().map(super::convert::to_json).collect::<R<Vec<_>>>()?;
+                let after = cursor(after)?;
+                let p = self
+                    .wait(tx.scan_index(&c.name, index, &terms, after.as_ref(), limit))
+                    .map_err(|e| store_error(e, String::new))?;
+                Ok(page(p.data, p.after))
+            }
+            Scan::TokensOf(ident) => {
+                let Some(r) = doc_ref(ident) else { return Ok(Page::default()) };
+                self.check(Access::ReadToken(Target::Document(&r)))?;
+                let after = after.map(|a| a.parse::<DocId>().map_err(|_| bad_cursor())).transpose()?;
+                let p = self
+                    .wait(tx.tokens_by_document(&r, after, limit))
+                    .map_err(|e| store_error(e, String::new))?;
+                Ok(Page {
+                    refs: p.data.iter().map(|t| FqlRef::id("Token", t.id.as_i64())).collect(),
+                    after: p.after.map(|a| a.to_string()),
+                })
+            }
+            Scan::Collections => {
+                self.check(Access::ReadSchema)?;
+                let after = after
+                    .map(|a| a.parse::<CollectionName>().map_err(|_| bad_cursor()))
+                    .transpose()?;
+                let p = self
+                    .wait(tx.list_collections(after.as_ref(), limit))
+                    .map_err(|e| store_error(e, String::new))?;
+                Ok(Page {
+                    refs: p.data.iter().map(|c| FqlRef::named("Collection", c.name.as_str())).collect(),
+                    after: p.after.map(|a| a.to_string()),
+                })
+            }
+        }
+    }
+
+    fn create_collection(&mut self, def: Object) -> R<FqlRef> {
+        self.check(Access::WriteSchema)?;
+        let c = collection_def(&def, self.now())?;
+        let tx = self.tx;
+        match self.wait(tx.create_collection(&c)) {
+            Ok(()) => {
+                self.schema.insert(c.name.as_str().to_owned(), Some(c.clone()));
+                Ok(FqlRef::named("Collection", c.name.as_str()))
+            }
+            Err(StoreError::Conflict { .. }) => Err(cf(
+                "Failed to create Collection.",
+                "name",
+                format!("A Collection already exists with the name `{}`", c.name),
+            )),
+            Err(e) => Err(store_error(e, String::new)),
+        }
+    }
+
+    fn create_role(&mut self, _def: Object) -> R<FqlRef> {
+        self.check(Access::WriteSchema)?;
+        Err(cf("Failed to create Role.", "name", "User-defined roles are not supported yet."))
+    }
+
+    fn credential_create(
+        &mut self,
+        document: &FqlRef,
+        password: Option<&str>,
+        data: Option<Object>,
+        id: Option<i64>,
+    ) -> R<FqlRef> {
+        self.check(Access::WriteCredential)?;
+        let doc = doc_ref(document).ok_or_else(|| sesame_fql::eval::doc_missing(document))?;
+        let data = Self::data(data)?;
+        let hash = match password {
+            Some(p) => {
+                let p = Password::new(p.to_owned());
+                self.engine.check_new_password(&p).map_err(auth_error)?;
+                Some(self.rt.block_on(self.engine.hasher.hash(&p)).map_err(auth_error)?)
+            }
+            None => None,
+        };
+        let id = match id {
+            Some(i) => DocId::new(i)
+                .map_err(|_| QueryError::new(Code::InvalidId, format!("Invalid identifier `{i}`.")))?,
+            None => self.engine.ids.next(self.now()),
+        };
+        let cred = StoredCredential {
+            credential: Credential { id, document: doc.clone(), ts: self.now(), data },
+            hash,
+        };
+        let tx = self.tx;
+        match self.wait(tx.create_credential(&cred)) {
+            Ok(()) => {
+                self.audit(AuditKind::CredentialCreated, |e| {
+                    (e.credential, e.identity) = (Some(id), Some(doc))
+                });
+                Ok(FqlRef::id("Credential", id.as_i64()))
+            }
+            Err(StoreError::Conflict { constraint: c }) if c == constraint::CREDENTIAL_DOCUMENT => {
+                Err(cf("Failed unique constraint.", "document", "Failed unique constraint"))
+            }
+            Err(StoreError::NotFound) => Err(sesame_fql::eval::doc_missing(document)),
+            Err(e) => Err(store_error(e, String::new)),
+        }
+    }
+
+    fn credential_by_document(&mut self, document: &FqlRef) -> R<Option<i64>> {
+        let Some(r) = doc_ref(document) else { return Ok(None) };
+        let tx = self.tx;
+        match self.wait(tx.credential_by_document(&r)) {
+            Ok(c) => Ok(Some(c.credential.id.as_i64())),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(store_error(e, String::new)),
+        }
+    }
+
+    fn credential_update(
+        &mut self,
+        cred: &FqlRef,
+        password: Option<&str>,
+        patch: Object,
+        _replace: bool,
+    ) -> R<()> {
+        self.check(Access::WriteCredential)?;
+        let id = id_of(cred)?;
+        if patch.keys().any(|k| k != "password") {
+            return Err(cf(
+                "Failed to update Credential.",
+                "data",
+                "Only the password of a credential can be changed.",
+            ));
+        }
+        let Some(p) = password else { return Ok(()) };
+        let p = Password::new(p.to_owned());
+        self.engine.check_new_password(&p).map_err(auth_error)?;
+        let hash = self.rt.block_on(self.engine.hasher.hash(&p)).map_err(auth_error)?;
+        let except = self.engine.current_token(self.caller).map(|t| t.id);
+        let tx = self.tx;
+        let now = self.now();
+        let (c, n) = self
+            .wait(tx.update_credential_hash(id, &hash, now, Revoke::AllExcept(except), None))
+            .map_err(|e| store_error(e, || sesame_fql::eval::doc_missing(cred).message))?;
+        self.audit(AuditKind::PasswordChanged, |e| {
+            (e.credential, e.identity, e.count) = (Some(c.id), Some(c.document), Some(n))
+        });
+        Ok(())
+    }
+
+    fn login(&mut self, cred: &FqlRef, password: &str, ttl: Option<Timestamp>) -> R<(FqlRef, String)> {
+        self.check(Access::CreateToken)?;
+        let p = Password::new(password.to_owned());
+        self.engine.check_login_password(&p).map_err(auth_error)?;
+        let id = id_of(cred)?;
+        let tx = self.tx;
+        let stored = match self.wait(tx.credential_by_id(id)) {
+            Ok(c) => Some(c),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(store_error(e, String::new)),
+        };
+        let engine = self.engine;
+        let mut e = engine.event(AuditKind::LoginFailed, Some(self.p()));
+        e.client_addr = self.caller.client.addr;
+        if let Some(c) = &stored {
+            (e.credential, e.identity) = (Some(c.credential.id), Some(c.credential.document.clone()));
+        }
+        // The same throttle key as the REST route for this credential id.
+        let key = credential_key(id);
+        let _slot = match self.rt.block_on(engine.reserve(self.caller, &key)) {
+            Ok(s) => s,
+            Err(r) => {
+                if r.first {
+                    e.kind = AuditKind::LoginThrottled;
+                    self.rt.block_on(engine.emit(e));
+                }
+                return Err(auth_error(r.err));
+            }
+        };
+        let verified = match &stored {
+            None => {
+                self.rt.block_on(engine.hasher.verify_dummy(&p)).map_err(auth_error)?;
+                None
+            }
+            Some(c) => {
+                let v = self.rt.block_on(engine.hasher.verify(&p, c.hash.as_ref())).map_err(auth_error)?;
+                c.hash.clone().filter(|_| v.ok)
+            }
+        };
+        let (Some(stored), Some(hash)) = (stored, verified) else {
+            e.reason = Some("wrong_password".into());
+            self.rt.block_on(engine.emit(e));
+            return Err(auth_error(AuthError::InvalidSecret));
+        };
+        let from = VerifiedWith { credential: stored.credential.id, hash: &hash };
+        let t = self.new_token(stored.credential.document.clone(), ttl, None, TokenOrigin::Login, Some(from));
+        let t = match t {
+            Ok(t) => t,
+            Err(err) => {
+                e.reason = Some("credential_changed".into());
+                self.rt.block_on(engine.emit(e));
+                return Err(err);
+            }
+        };
+        let _ = self.rt.block_on(engine.store.clear_login_failures(&key));
+        metrics::counter!("sesame_logins_total", "outcome" => "success").increment(1);
+        e.kind = AuditKind::LoginSucceeded;
+        e.token = Some(t.token.id);
+        self.on_commit.push(e);
+        Ok((FqlRef::id("Token", t.token.id.as_i64()), t.secret.expose().to_owned()))
+    }
+
+    fn verify(&mut self, cred: &FqlRef, password: &str) -> R<bool> {
+        self.check(Access::Verify)?;
+        let p = Password::new(password.to_owned());
+        self.engine.check_login_password(&p).map_err(auth_error)?;
+        let id = id_of(cred)?;
+        let tx = self.tx;
+        let stored = self
+            .wait(tx.credential_by_id(id))
+            .map_err(|e| store_error(e, || sesame_fql::eval::doc_missing(cred).message))?;
+        let engine = self.engine;
+        let key = credential_key(id);
+        let mut e = engine.event(AuditKind::VerifyFailed, Some(self.p()));
+        (e.credential, e.identity) = (Some(id), Some(stored.credential.document.clone()));
+        let _slot = match self.rt.block_on(engine.reserve(self.caller, &key)) {
+            Ok(s) => s,
+            Err(r) => {
+                if r.first {
+                    e.reason = Some("throttled".into());
+                    self.rt.block_on(engine.emit(e));
+                }
+                return Err(auth_error(r.err));
+            }
+        };
+        let ok = self
+            .rt
+            .block_on(engine.hasher.verify(&p, stored.hash.as_ref()))
+            .map_err(auth_error)?
+            .ok;
+        if ok {
+            let _ = self.rt.block_on(engine.store.clear_login_failures(&key));
+            e.kind = AuditKind::VerifySucceeded;
+        } else {
+            e.reason = Some("wrong_password".into());
+        }
+        self.rt.block_on(engine.emit(e));
+        Ok(ok)
+    }
+
+    fn token_create(
+        &mut self,
+        document: &FqlRef,
+        ttl: Option<Timestamp>,
+        data: Option<Object>,
+    ) -> R<(FqlRef, String)> {
+        self.check(Access::CreateToken)?;
+        let doc = doc_ref(document).ok_or_else(|| sesame_fql::eval::doc_missing(document))?;
+        let data = Self::data(data)?;
+        let t = self.new_token(doc, ttl, data, TokenOrigin::Create, None)?;
+        let (tid, ident) = (t.token.id, t.token.document.clone());
+        self.audit(AuditKind::TokenCreated, |e| (e.token, e.identity) = (Some(tid), Some(ident)));
+        Ok((FqlRef::id("Token", tid.as_i64()), t.secret.expose().to_owned()))
+    }
+
+    fn key_create(
+        &mut self,
+        role: &str,
+        ttl: Option<Timestamp>,
+        data: Option<Object>,
+    ) -> R<(FqlRef, String)> {
+        self.check(Access::WriteKeys)?;
+        let Ok(role) = role.parse::<Role>() else {
+            return Err(cf(
+                "Failed to create Key.",
+                "role",
+                format!("Field refers to an unknown role name `{role}`."),
+            ));
+        };
+        let data = Self::data(data)?;
+        let secret = Secret::from_random_bytes(
+            SecretKind::Key,
+            &random_bytes::<SECRET_RANDOM_BYTES>().map_err(auth_error)?,
+        );
+        let key = Key { id: self.engine.ids.next(self.now()), role, ts: self.now(), ttl, data };
+        let tx = self.tx;
+        self.wait(tx.create_key(&key, &secret.digest())).map_err(|e| store_error(e, String::new))?;
+        let kid = key.id;
+        self.audit(AuditKind::KeyCreated, |e| (e.key, e.reason) = (Some(kid), Some(role.as_str().to_owned())));
+        Ok((FqlRef::id("Key", kid.as_i64()), secret.expose().to_owned()))
+    }
+}
