@@ -456,7 +456,7 @@ impl Engine {
         name: CollectionName,
     ) -> Result<Collection, AuthError> {
         self.check(p, Access::WriteSchema)?;
-        let c = Collection { name, ts: self.clock.now() };
+        let c = Collection::new(name, self.clock.now());
         self.store.create_collection(&c).await.map_err(|e| match e {
             StoreError::Conflict { .. } => AuthError::ConstraintFailure {
                 message: format!("Collection `{}` already exists.", c.name),
