@@ -3,12 +3,13 @@
 
 use async_trait::async_trait;
 use sesame_model::{
-    AuditEvent, Collection, CollectionName, Credential, DocId, DocRef, Document, Fields, Key,
+    AuditEvent, Collection, CollectionName, Credential, DocId, DocRef, Document, Fields, Json, Key,
     PasswordHash, SecretDigest, Timestamp, Token,
 };
 use sesame_store::{
-    AuditFilter, LoginFailures, Page, Reservation, Revoke, Store, StoreError, StoredCredential,
-    ThrottleKey, ThrottlePolicy, VerifiedWith,
+    AuditFilter, AuditStore, AuthStore, Cursor, DocumentStore, LoginFailures, Page, Reservation,
+    Revoke, Store, StoreError, StoreTx, StoredCredential, ThrottleKey, ThrottlePolicy,
+    ThrottleStore, VerifiedWith,
 };
 
 /// How every call fails.
@@ -34,10 +35,7 @@ impl FaultyStore {
 }
 
 #[async_trait]
-impl Store for FaultyStore {
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.fail()
-    }
+impl DocumentStore for FaultyStore {
     async fn create_collection(&self, _: &Collection) -> Result<(), StoreError> {
         self.fail()
     }
@@ -88,6 +86,31 @@ impl Store for FaultyStore {
     async fn delete_document(&self, _: &DocRef) -> Result<(), StoreError> {
         self.fail()
     }
+    async fn update_collection(&self, _: &Collection) -> Result<(), StoreError> {
+        self.fail()
+    }
+    async fn scan_index(
+        &self,
+        _: &CollectionName,
+        _: &str,
+        _: &[Json],
+        _: Option<&Cursor>,
+        _: usize,
+    ) -> Result<Page<Document, Cursor>, StoreError> {
+        self.fail()
+    }
+    async fn scan_collection(
+        &self,
+        _: &CollectionName,
+        _: Option<&Cursor>,
+        _: usize,
+    ) -> Result<Page<Document, Cursor>, StoreError> {
+        self.fail()
+    }
+}
+
+#[async_trait]
+impl AuthStore for FaultyStore {
     async fn create_credential(&self, _: &StoredCredential) -> Result<(), StoreError> {
         self.fail()
     }
@@ -166,6 +189,10 @@ impl Store for FaultyStore {
     async fn delete_key(&self, _: DocId) -> Result<bool, StoreError> {
         self.fail()
     }
+}
+
+#[async_trait]
+impl AuditStore for FaultyStore {
     async fn append_audit(&self, _: &AuditEvent) -> Result<(), StoreError> {
         self.fail()
     }
@@ -180,6 +207,10 @@ impl Store for FaultyStore {
     async fn delete_audit_before(&self, _: Timestamp, _: usize) -> Result<u64, StoreError> {
         self.fail()
     }
+}
+
+#[async_trait]
+impl ThrottleStore for FaultyStore {
     async fn reserve_login_attempt(
         &self,
         _: &ThrottleKey,
@@ -195,6 +226,16 @@ impl Store for FaultyStore {
         self.fail()
     }
     async fn delete_stale_login_failures(&self, _: Timestamp, _: usize) -> Result<u64, StoreError> {
+        self.fail()
+    }
+}
+
+#[async_trait]
+impl Store for FaultyStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.fail()
+    }
+    async fn begin(&self, _: Timestamp) -> Result<Box<dyn StoreTx>, StoreError> {
         self.fail()
     }
 }

@@ -28,6 +28,9 @@ pub enum ModelError {
     /// A role name that is not known.
     #[error("invalid role: {0}")]
     InvalidRole(String),
+    /// An index, unique constraint or field path that cannot be defined.
+    #[error("invalid index: {0}")]
+    InvalidIndex(String),
 }
 
 impl ModelError {
@@ -41,6 +44,7 @@ impl ModelError {
             ModelError::ReservedField(_) => "reserved_field",
             ModelError::InvalidTime(_) => "invalid_time",
             ModelError::InvalidRole(_) => "invalid_role",
+            ModelError::InvalidIndex(_) => "invalid_index",
         }
     }
 }

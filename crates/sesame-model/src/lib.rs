@@ -11,6 +11,7 @@ mod auth;
 mod document;
 mod error;
 mod id;
+mod index;
 mod name;
 mod timestamp;
 
@@ -23,6 +24,10 @@ pub use document::{
 };
 pub use error::ModelError;
 pub use id::{DocId, IdGenerator};
+pub use index::{
+    FieldPath, IndexDef, IndexName, IndexValue, UniqueConstraint, MAX_INDEXES, MAX_INDEX_FIELDS,
+    MAX_PATH_DEPTH,
+};
 pub use name::{Collection, CollectionName, RESERVED_COLLECTION_NAMES};
 pub use timestamp::{Timestamp, Ttl};
 

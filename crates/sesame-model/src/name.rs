@@ -82,11 +82,52 @@ impl fmt::Debug for CollectionName {
     }
 }
 
-/// A user-defined collection: a named set of documents, such as `Customer`.
+/// A user-defined collection: a named set of documents, such as `Customer`, with its indexes
+/// and unique constraints.
+///
+/// Build one with [`Collection::new`] and the checked `with_*` methods; the fields are public for
+/// reading (and for stores rebuilding a stored definition).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Collection {
     /// Its unique name.
     pub name: CollectionName,
-    /// Time of its creation.
+    /// Time of its creation (or of its last definition change).
     pub ts: crate::Timestamp,
+    /// Its indexes, names unique.
+    pub indexes: Vec<crate::IndexDef>,
+    /// Its unique constraints, names unique.
+    pub constraints: Vec<crate::UniqueConstraint>,
+}
+
+impl Collection {
+    /// A collection with no indexes and no constraints.
+    pub fn new(name: CollectionName, ts: crate::Timestamp) -> Self {
+        Collection { name, ts, indexes: Vec::new(), constraints: Vec::new() }
+    }
+
+    /// The same collection with `index` added (or replacing the index of that name).
+    pub fn with_index(mut self, index: crate::IndexDef) -> Result<Self, ModelError> {
+        self.indexes.retain(|i| i.name != index.name);
+        self.indexes.push(index);
+        self.check()?;
+        Ok(self)
+    }
+
+    /// The same collection with `constraint` added (or replacing the one of that name).
+    pub fn with_constraint(mut self, constraint: crate::UniqueConstraint) -> Result<Self, ModelError> {
+        self.constraints.retain(|c| c.name != constraint.name);
+        self.constraints.push(constraint);
+        self.check()?;
+        Ok(self)
+    }
+
+    /// The index named `name`.
+    pub fn index(&self, name: &str) -> Option<&crate::IndexDef> {
+        self.indexes.iter().find(|i| i.name.as_str() == name)
+    }
+
+    /// Checks the definition's bounds and that names are unique within each kind.
+    pub fn check(&self) -> Result<(), ModelError> {
+        crate::index::check_definition(&self.indexes, &self.constraints)
+    }
 }

@@ -230,3 +230,51 @@ fn rate_limit_blocks_are_ipv4_addresses_and_ipv6_slash_64s() {
     assert_eq!(b("2001:db8:1:2::1"), b("2001:db8:1:2:ffff::9"));
     assert_ne!(b("2001:db8:1:2::1"), b("2001:db8:1:3::1"));
 }
+
+#[test]
+fn field_paths_parse_in_every_spelling_and_reject_the_rest() {
+    use crate::FieldPath;
+    let p: FieldPath = ".address.city".parse().unwrap();
+    assert_eq!(p, "address.city".parse().unwrap());
+    assert_eq!(p, FieldPath::from_segments(&["address", "city"]).unwrap());
+    assert_eq!(p.to_string(), ".address.city");
+    let f = Fields::parse_value(serde_json::json!({"address": {"city": "Oslo"}, "n": 1})).unwrap();
+    assert_eq!(p.get(&f), Some(&serde_json::json!("Oslo")));
+    assert_eq!("n.x".parse::<FieldPath>().unwrap().get(&f), None);
+    for bad in ["", ".", "a..b", "a.", "1a", "a-b", "a.b c", "id", ".ts.x", "a.b.c.d.e.f.g.h.i"] {
+        let e = bad.parse::<FieldPath>().unwrap_err();
+        assert!(matches!(e.code(), "invalid_index" | "reserved_field"), "{bad}: {e}");
+    }
+    assert!(FieldPath::from_segments::<&str>(&[]).is_err());
+    assert!(FieldPath::from_segments(&["a".repeat(65)]).is_err());
+}
+
+#[test]
+fn collection_definitions_check_names_and_bounds() {
+    use crate::{Collection, FieldPath, IndexDef, IndexValue, UniqueConstraint};
+    let path = |s: &str| s.parse::<FieldPath>().unwrap();
+    let c = Collection::new("Customer".parse().unwrap(), Timestamp::from_micros(1).unwrap());
+    let idx = IndexDef::new(
+        "byEmail".parse().unwrap(),
+        vec![path("email")],
+        vec![IndexValue { path: path("lastName"), desc: true }],
+    )
+    .unwrap();
+    let c = c.with_index(idx.clone()).unwrap().with_index(idx).unwrap();
+    assert_eq!(c.indexes.len(), 1, "same name replaces");
+    assert!(c.index("byEmail").is_some());
+    let u = UniqueConstraint::new(vec![path("email")]).unwrap();
+    assert_eq!(u.name.as_str(), "unique_email");
+    assert_eq!(
+        UniqueConstraint::new(vec![path(".a.b"), path("c")]).unwrap().name.as_str(),
+        "unique_a_b_c"
+    );
+    assert!(UniqueConstraint::new(vec![]).is_err());
+    let c = c.with_constraint(u).unwrap();
+    assert_eq!(c.constraints.len(), 1);
+    assert!(IndexDef::new("x".parse().unwrap(), vec![path("a"); 9], vec![]).is_err());
+    assert!("bad name".parse::<crate::IndexName>().is_err());
+    let mut dup = c.clone();
+    dup.indexes.push(dup.indexes[0].clone());
+    assert_eq!(dup.check().unwrap_err().code(), "invalid_index");
+}

@@ -12,7 +12,7 @@ impl Engine {
     ) -> Result<Collection, AuthError> {
         let p = &c.principal;
         self.check(p, Access::WriteSchema)?;
-        let c = Collection { name, ts: self.clock.now() };
+        let c = Collection::new(name, self.clock.now());
         self.store.create_collection(&c).await.map_err(|e| match e {
             StoreError::Conflict { .. } => AuthError::ConstraintFailure {
                 message: format!("Collection `{}` already exists.", c.name),
