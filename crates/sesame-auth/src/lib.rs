@@ -16,10 +16,10 @@ mod principal;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{AuthConfig, HashParams, ThrottleConfig};
 pub use engine::{Engine, NewKey, NewToken, QueryAnswer, QueryOptions, MAX_QUERY_TIME};
-pub use sesame_fql::Format as QueryFormat;
 pub use error::AuthError;
 pub use hasher::{HashStats, Hasher, Verified};
 pub use principal::{Access, Caller, Principal, Target};
+pub use sesame_fql::Format as QueryFormat;
 
 #[cfg(test)]
 mod tests;

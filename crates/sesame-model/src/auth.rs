@@ -159,6 +159,9 @@ pub enum Role {
     Server,
     /// Reads of what `Server` may touch.
     ServerReadonly,
+    /// Fauna's legacy `client` role: a key that may do nothing by itself (the baseline of an
+    /// unprivileged caller), for applications that hand it to untrusted code.
+    Client,
 }
 
 impl Role {
@@ -168,6 +171,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Server => "server",
             Role::ServerReadonly => "server-readonly",
+            Role::Client => "client",
         }
     }
 }
@@ -179,10 +183,11 @@ impl FromStr for Role {
             "admin" => Ok(Role::Admin),
             "server" => Ok(Role::Server),
             "server-readonly" => Ok(Role::ServerReadonly),
+            "client" => Ok(Role::Client),
             _ => {
                 let t: String = s.chars().take(40).collect();
                 Err(ModelError::InvalidRole(format!(
-                    "`{}`: expected admin, server or server-readonly",
+                    "`{}`: expected admin, server, server-readonly or client",
                     t.escape_debug()
                 )))
             }

@@ -88,7 +88,8 @@ fn header<'h>(h: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, ApiError>
 /// Validates `X-Query-Tags` (`k=v,k2=v2`: at most 3000 bytes, 25 pairs, keys ≤ 40 and values
 /// ≤ 80 characters of `[A-Za-z0-9_]`, no duplicate keys); echoed back as `query_tags`.
 pub fn query_tags(v: &str) -> Result<String, ApiError> {
-    let bad = |why: &str| ApiError::InvalidRequest(format!("Invalid header `x-query-tags`: {why}."));
+    let bad =
+        |why: &str| ApiError::InvalidRequest(format!("Invalid header `x-query-tags`: {why}."));
     if v.len() > 3000 {
         return Err(bad("longer than 3000 bytes"));
     }
@@ -134,7 +135,8 @@ pub fn options(h: &HeaderMap) -> Result<(QueryOptions, Option<String>), ApiError
         ("x-last-txn-ts", header(h, "x-last-txn-ts")?.is_none_or(|v| v.parse::<i64>().is_ok())),
         (
             "x-max-contention-retries",
-            header(h, "x-max-contention-retries")?.is_none_or(|v| v.parse::<u8>().is_ok_and(|n| n <= 7)),
+            header(h, "x-max-contention-retries")?
+                .is_none_or(|v| v.parse::<u8>().is_ok_and(|n| n <= 7)),
         ),
         ("x-typecheck", header(h, "x-typecheck")?.is_none_or(|v| matches!(v, "true" | "false"))),
         ("x-linearized", header(h, "x-linearized")?.is_none_or(|v| matches!(v, "true" | "false"))),
@@ -147,7 +149,11 @@ pub fn options(h: &HeaderMap) -> Result<(QueryOptions, Option<String>), ApiError
     Ok((QueryOptions { format, timeout }, tags))
 }
 
-async fn run<B>(app: &App, req: Request<B>, client: std::net::IpAddr) -> Result<Response<Body>, ApiError>
+async fn run<B>(
+    app: &App,
+    req: Request<B>,
+    client: std::net::IpAddr,
+) -> Result<Response<Body>, ApiError>
 where
     B: hyper::body::Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,

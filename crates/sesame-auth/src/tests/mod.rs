@@ -11,6 +11,7 @@ use sesame_store::{MemoryStore, Store};
 
 use crate::*;
 
+mod query;
 mod security;
 
 fn t0() -> Timestamp {

@@ -35,7 +35,7 @@ pub(super) fn caller(p: &Principal) -> sesame_fql::Caller {
 /// A store reference from a query reference by id (`None` for names, bad ids or names).
 pub(super) fn doc_ref(d: &FqlRef) -> Option<DocRef> {
     let DocKey::Id(id) = d.key else { return None };
-    Some(DocRef::new(d.coll.parse().ok()?, DocId::new(id).ok()?))
+    Some(DocRef::new(d.coll.parse().ok()?, DocId::from_i64(id).ok()?))
 }
 
 /// A query reference from a store reference.
@@ -65,9 +65,11 @@ pub(super) fn to_json(v: &Value) -> R<Json> {
         Value::Bool(b) => Json::Bool(*b),
         Value::Int(i) => Json::from(*i),
         Value::Long(i) | Value::Id(i) => Json::from(*i),
-        Value::Double(d) => serde_json::Number::from_f64(*d).map(Json::Number).ok_or_else(|| {
-            QueryError::new(Code::InvalidType, "NaN and infinities cannot be stored.")
-        })?,
+        Value::Double(d) => {
+            serde_json::Number::from_f64(*d).map(Json::Number).ok_or_else(|| {
+                QueryError::new(Code::InvalidType, "NaN and infinities cannot be stored.")
+            })?
+        }
         Value::Str(s) => Json::from(&**s),
         Value::Time(t) => serde_json::json!({ "@time": t.to_string() }),
         Value::Date(d) => serde_json::json!({ "@date": &**d }),
@@ -152,9 +154,27 @@ const CREATE_MSG: &str = "Failed to create Collection.";
 
 /// Names of the query language's modules, which collections may not take.
 const RESERVED: &[&str] = &[
-    "Collection", "Credential", "Credentials", "Token", "Key", "Role", "Query", "Time", "Set",
-    "Math", "Object", "Array", "String", "Function", "Database", "AccessProvider", "Date", "ID",
-    "Boolean", "Number", "Null",
+    "Collection",
+    "Credential",
+    "Credentials",
+    "Token",
+    "Key",
+    "Role",
+    "Query",
+    "Time",
+    "Set",
+    "Math",
+    "Object",
+    "Array",
+    "String",
+    "Function",
+    "Database",
+    "AccessProvider",
+    "Date",
+    "ID",
+    "Boolean",
+    "Number",
+    "Null",
 ];
 
 fn field_names(v: Option<&Value>) -> Vec<String> {
@@ -205,8 +225,10 @@ pub(super) fn collection_def(def: &Object, now: sesame_model::Timestamp) -> R<Co
         let Value::Object(ixs) = ixs else { return Err(cf(CREATE_MSG, "indexes", "Invalid")) };
         for (iname, ix) in ixs.iter() {
             let Value::Object(ix) = ix else { return Err(cf(CREATE_MSG, "indexes", "Invalid")) };
-            let terms =
-                field_names(ix.get("terms")).iter().map(|f| path(f, "indexes")).collect::<R<_>>()?;
+            let terms = field_names(ix.get("terms"))
+                .iter()
+                .map(|f| path(f, "indexes"))
+                .collect::<R<_>>()?;
             let mut values = Vec::new();
             if let Some(Value::Array(vs)) = ix.get("values") {
                 for v in vs.iter() {
@@ -240,7 +262,7 @@ pub(super) fn collection_def(def: &Object, now: sesame_model::Timestamp) -> R<Co
     Ok(c)
 }
 
-fn field_json(p: &FieldPath) -> Value {
+fn field_obj(p: &FieldPath) -> Object {
     let mut s = String::new();
     for seg in p.segments() {
         s.push('.');
@@ -248,7 +270,11 @@ fn field_json(p: &FieldPath) -> Value {
     }
     let mut o = Object::new();
     o.insert("field".into(), Value::str(s));
-    Value::object(o)
+    o
+}
+
+fn field_json(p: &FieldPath) -> Value {
+    Value::object(field_obj(p))
 }
 
 /// A collection definition as its `Collection` document's fields.
@@ -266,8 +292,7 @@ pub(super) fn collection_fields(c: &Collection) -> Object {
                 .values
                 .iter()
                 .map(|v| {
-                    let Value::Object(f) = field_json(&v.path) else { unreachable!() };
-                    let mut f = (*f).clone();
+                    let mut f = field_obj(&v.path);
                     f.insert("order".into(), Value::str(if v.desc { "desc" } else { "asc" }));
                     Value::object(f)
                 })

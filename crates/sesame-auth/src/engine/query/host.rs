@@ -13,14 +13,16 @@ use sesame_fql::{
     Scan, Value,
 };
 use sesame_model::{
-    AuditKind, Collection, CollectionName, Credential, Data, DocId, Document, Fields, Key, Password,
-    Role, Secret, SecretKind, Timestamp, Token, TokenOrigin, SECRET_RANDOM_BYTES,
+    AuditKind, Collection, CollectionName, Credential, Data, DocId, Document, Fields, Key,
+    Password, Role, Secret, SecretKind, Timestamp, Token, TokenOrigin, SECRET_RANDOM_BYTES,
 };
-use sesame_store::{constraint, Cursor, Revoke, StoreError, StoreTx, StoredCredential, VerifiedWith};
+use sesame_store::{
+    constraint, Cursor, Revoke, StoreError, StoreTx, StoredCredential, VerifiedWith,
+};
 
 use super::convert::{
-    auth_error, caller, cf, collection_def, collection_fields, doc_ref, fql_ref, from_json,
-    object_from_json, object_to_json, store_error, R,
+    auth_error, caller, cf, collection_def, collection_fields, doc_ref, fql_ref, object_from_json,
+    object_to_json, store_error, R,
 };
 use crate::engine::{credential_key, random_bytes, Engine, NewToken};
 use crate::{Access, AuthError, Caller, Target};
@@ -48,7 +50,7 @@ fn denied_read(coll: &str) -> QueryError {
 
 fn id_of(d: &FqlRef) -> R<DocId> {
     match d.key {
-        DocKey::Id(i) => DocId::new(i).map_err(|_| sesame_fql::eval::doc_missing(d)),
+        DocKey::Id(i) => DocId::from_i64(i).map_err(|_| sesame_fql::eval::doc_missing(d)),
         DocKey::Name(_) => Err(sesame_fql::eval::doc_missing(d)),
     }
 }
@@ -67,7 +69,10 @@ impl EngineHost<'_> {
         self.engine.check(self.p(), access).map_err(auth_error)
     }
 
-    fn wait<T>(&mut self, f: impl std::future::Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    fn wait<T>(
+        &mut self,
+        f: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
         let r = self.rt.block_on(f);
         if matches!(r, Err(StoreError::Contention(_))) {
             self.contention = true;
@@ -115,9 +120,7 @@ impl EngineHost<'_> {
 
     fn data_obj(d: &Option<Data>, into: &mut Object) -> R<()> {
         if let Some(d) = d {
-            if let serde_json::Value::Object(m) = d.to_value() {
-                into.insert("data".into(), Value::object(object_from_json(&m)?));
-            }
+            into.insert("data".into(), Value::object(object_from_json(d.as_map())?));
         }
         Ok(())
     }
@@ -187,9 +190,7 @@ impl EngineHost<'_> {
             Err(StoreError::Conflict { constraint: c }) if c == constraint::CREDENTIAL_CHANGED => {
                 Err(auth_error(AuthError::InvalidSecret))
             }
-            Err(StoreError::NotFound) => {
-                Err(sesame_fql::eval::doc_missing(&fql_ref(&document)))
-            }
+            Err(StoreError::NotFound) => Err(sesame_fql::eval::doc_missing(&fql_ref(&document))),
             Err(e) => Err(store_error(e, String::new)),
         }
     }
@@ -234,7 +235,11 @@ impl Host for EngineHost<'_> {
             if !self.may(Access::ReadSchema) {
                 return Ok(DocRead::Denied);
             }
-            return Ok(DocRead::Live(LiveDoc { ts: c.ts, ttl: None, fields: collection_fields(&c) }));
+            return Ok(DocRead::Live(LiveDoc {
+                ts: c.ts,
+                ttl: None,
+                fields: collection_fields(&c),
+            }));
         }
         let Ok(id) = id_of(d) else { return Ok(DocRead::NotFound) };
         let found = match &*d.coll {
@@ -303,7 +308,7 @@ impl Host for EngineHost<'_> {
         let mut attempts = 0;
         loop {
             let id = match id {
-                Some(i) => DocId::new(i).map_err(|_| {
+                Some(i) => DocId::from_i64(i).map_err(|_| {
                     QueryError::new(Code::InvalidId, format!("Invalid identifier `{i}`."))
                 })?,
                 None => self.engine.ids.next(self.now()),
@@ -327,9 +332,11 @@ impl Host for EngineHost<'_> {
             return self.credential_update(d, None, patch, replace);
         }
         if matches!(&*d.coll, "Token" | "Key" | "Collection" | "Role") {
-            return Err(cf("Failed to update document.", "coll", format!(
-                "Updating {} documents is not supported.", d.coll
-            )));
+            return Err(cf(
+                "Failed to update document.",
+                "coll",
+                format!("Updating {} documents is not supported.", d.coll),
+            ));
         }
         let c = self.user_coll(&d.coll)?;
         let r = doc_ref(d).ok_or_else(|| sesame_fql::eval::doc_missing(d))?;
@@ -339,7 +346,8 @@ impl Host for EngineHost<'_> {
             Ok(doc) => doc,
             Err(e) => return Err(store_error(e, || sesame_fql::eval::doc_missing(d).message)),
         };
-        let mut fields = if replace { Object::new() } else { object_from_json(old.fields.as_map())? };
+        let mut fields =
+            if replace { Object::new() } else { object_from_json(old.fields.as_map())? };
         sesame_fql::deep_merge(&mut fields, &patch);
         if let Some(Value::Time(_)) = fields.shift_remove("ttl") {
             return Err(cf("Failed to update document.", "ttl", "Document ttl is not supported"));
@@ -358,7 +366,8 @@ impl Host for EngineHost<'_> {
         if let DocKey::Name(n) = &d.key {
             if &*d.coll == "Collection" {
                 self.check(Access::WriteSchema)?;
-                let name: CollectionName = n.parse().map_err(|_| sesame_fql::eval::doc_missing(d))?;
+                let name: CollectionName =
+                    n.parse().map_err(|_| sesame_fql::eval::doc_missing(d))?;
                 self.wait(tx.delete_collection(&name)).map_err(|e| store_error(e, missing))?;
                 self.schema.insert(n.to_string(), None);
                 return Ok(());
@@ -420,8 +429,11 @@ impl Host for EngineHost<'_> {
             Scan::All { coll } => match &**coll {
                 "Key" => {
                     self.check(Access::ReadKeys)?;
-                    let after = after.map(|a| a.parse::<DocId>().map_err(|_| bad_cursor())).transpose()?;
-                    let p = self.wait(tx.list_keys(after, limit)).map_err(|e| store_error(e, String::new))?;
+                    let after =
+                        after.map(|a| a.parse::<DocId>().map_err(|_| bad_cursor())).transpose()?;
+                    let p = self
+                        .wait(tx.list_keys(after, limit))
+                        .map_err(|e| store_error(e, String::new))?;
                     Ok(Page {
                         refs: p.data.iter().map(|k| FqlRef::id("Key", k.id.as_i64())).collect(),
                         after: p.after.map(|a| a.to_string()),
@@ -458,7 +470,8 @@ impl Host for EngineHost<'_> {
             Scan::TokensOf(ident) => {
                 let Some(r) = doc_ref(ident) else { return Ok(Page::default()) };
                 self.check(Access::ReadToken(Target::Document(&r)))?;
-                let after = after.map(|a| a.parse::<DocId>().map_err(|_| bad_cursor())).transpose()?;
+                let after =
+                    after.map(|a| a.parse::<DocId>().map_err(|_| bad_cursor())).transpose()?;
                 let p = self
                     .wait(tx.tokens_by_document(&r, after, limit))
                     .map_err(|e| store_error(e, String::new))?;
@@ -476,7 +489,11 @@ impl Host for EngineHost<'_> {
                     .wait(tx.list_collections(after.as_ref(), limit))
                     .map_err(|e| store_error(e, String::new))?;
                 Ok(Page {
-                    refs: p.data.iter().map(|c| FqlRef::named("Collection", c.name.as_str())).collect(),
+                    refs: p
+                        .data
+                        .iter()
+                        .map(|c| FqlRef::named("Collection", c.name.as_str()))
+                        .collect(),
                     after: p.after.map(|a| a.to_string()),
                 })
             }
@@ -525,8 +542,9 @@ impl Host for EngineHost<'_> {
             None => None,
         };
         let id = match id {
-            Some(i) => DocId::new(i)
-                .map_err(|_| QueryError::new(Code::InvalidId, format!("Invalid identifier `{i}`.")))?,
+            Some(i) => DocId::from_i64(i).map_err(|_| {
+                QueryError::new(Code::InvalidId, format!("Invalid identifier `{i}`."))
+            })?,
             None => self.engine.ids.next(self.now()),
         };
         let cred = StoredCredential {
@@ -591,7 +609,12 @@ impl Host for EngineHost<'_> {
         Ok(())
     }
 
-    fn login(&mut self, cred: &FqlRef, password: &str, ttl: Option<Timestamp>) -> R<(FqlRef, String)> {
+    fn login(
+        &mut self,
+        cred: &FqlRef,
+        password: &str,
+        ttl: Option<Timestamp>,
+    ) -> R<(FqlRef, String)> {
         self.check(Access::CreateToken)?;
         let p = Password::new(password.to_owned());
         self.engine.check_login_password(&p).map_err(auth_error)?;
@@ -606,7 +629,8 @@ impl Host for EngineHost<'_> {
         let mut e = engine.event(AuditKind::LoginFailed, Some(self.p()));
         e.client_addr = self.caller.client.addr;
         if let Some(c) = &stored {
-            (e.credential, e.identity) = (Some(c.credential.id), Some(c.credential.document.clone()));
+            (e.credential, e.identity) =
+                (Some(c.credential.id), Some(c.credential.document.clone()));
         }
         // The same throttle key as the REST route for this credential id.
         let key = credential_key(id);
@@ -626,7 +650,10 @@ impl Host for EngineHost<'_> {
                 None
             }
             Some(c) => {
-                let v = self.rt.block_on(engine.hasher.verify(&p, c.hash.as_ref())).map_err(auth_error)?;
+                let v = self
+                    .rt
+                    .block_on(engine.hasher.verify(&p, c.hash.as_ref()))
+                    .map_err(auth_error)?;
                 c.hash.clone().filter(|_| v.ok)
             }
         };
@@ -636,7 +663,13 @@ impl Host for EngineHost<'_> {
             return Err(auth_error(AuthError::InvalidSecret));
         };
         let from = VerifiedWith { credential: stored.credential.id, hash: &hash };
-        let t = self.new_token(stored.credential.document.clone(), ttl, None, TokenOrigin::Login, Some(from));
+        let t = self.new_token(
+            stored.credential.document.clone(),
+            ttl,
+            None,
+            TokenOrigin::Login,
+            Some(from),
+        );
         let t = match t {
             Ok(t) => t,
             Err(err) => {
@@ -727,9 +760,12 @@ impl Host for EngineHost<'_> {
         );
         let key = Key { id: self.engine.ids.next(self.now()), role, ts: self.now(), ttl, data };
         let tx = self.tx;
-        self.wait(tx.create_key(&key, &secret.digest())).map_err(|e| store_error(e, String::new))?;
+        self.wait(tx.create_key(&key, &secret.digest()))
+            .map_err(|e| store_error(e, String::new))?;
         let kid = key.id;
-        self.audit(AuditKind::KeyCreated, |e| (e.key, e.reason) = (Some(kid), Some(role.as_str().to_owned())));
+        self.audit(AuditKind::KeyCreated, |e| {
+            (e.key, e.reason) = (Some(kid), Some(role.as_str().to_owned()))
+        });
         Ok((FqlRef::id("Key", kid.as_i64()), secret.expose().to_owned()))
     }
 }

@@ -98,7 +98,12 @@ fn answer(e: &QueryError) -> QueryAnswer {
 
 impl Engine {
     /// Runs one query (a `POST /query/1` body) as `c`, in one transaction.
-    pub async fn query(self: &Arc<Self>, c: &Caller, body: Json, opts: QueryOptions) -> QueryAnswer {
+    pub async fn query(
+        self: &Arc<Self>,
+        c: &Caller,
+        body: Json,
+        opts: QueryOptions,
+    ) -> QueryAnswer {
         static POOL: OnceLock<QueryPool> = OnceLock::new();
         let pool = POOL.get_or_init(QueryPool::start);
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -117,7 +122,8 @@ impl Engine {
         if !sent {
             return answer(&QueryError::new(Code::InternalError, "No query thread."));
         }
-        rx.await.unwrap_or_else(|_| answer(&QueryError::new(Code::InternalError, "Internal error.")))
+        rx.await
+            .unwrap_or_else(|_| answer(&QueryError::new(Code::InternalError, "Internal error.")))
     }
 
     /// One query on this (query) thread: begin, evaluate, commit or roll back; again on
