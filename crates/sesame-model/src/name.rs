@@ -114,7 +114,10 @@ impl Collection {
     }
 
     /// The same collection with `constraint` added (or replacing the one of that name).
-    pub fn with_constraint(mut self, constraint: crate::UniqueConstraint) -> Result<Self, ModelError> {
+    pub fn with_constraint(
+        mut self,
+        constraint: crate::UniqueConstraint,
+    ) -> Result<Self, ModelError> {
         self.constraints.retain(|c| c.name != constraint.name);
         self.constraints.push(constraint);
         self.check()?;

@@ -11,8 +11,8 @@ use std::pin::Pin;
 
 use async_trait::async_trait;
 use sesame_model::{
-    AuditEvent, Collection, CollectionName, Credential, DocId, DocRef, Document, Fields, Json,
-    Key, PasswordHash, SecretDigest, Timestamp, Token,
+    AuditEvent, Collection, CollectionName, Credential, DocId, DocRef, Document, Fields, Json, Key,
+    PasswordHash, SecretDigest, Timestamp, Token,
 };
 
 use crate::{
@@ -98,7 +98,6 @@ pub trait DocumentStore: Send + Sync {
     /// Deletes a document with its credential, tokens and index entries. `NotFound` if it does
     /// not exist.
     async fn delete_document(&self, doc: &DocRef) -> Result<(), StoreError>;
-
 
     /// The documents of `coll` in the index `index` whose terms equal `terms` (exact JSON
     /// equality, as [`DocumentStore::find_documents`]; one value per term of the index, in
@@ -224,7 +223,6 @@ pub trait AuthStore: Send + Sync {
     async fn list_keys(&self, after: Option<DocId>, limit: usize) -> Result<Page<Key>, StoreError>;
     /// Deletes a key; whether it existed.
     async fn delete_key(&self, id: DocId) -> Result<bool, StoreError>;
-
 }
 
 /// The audit trail: append-only events, listed by filter, deleted only by retention.
@@ -245,7 +243,6 @@ pub trait AuditStore: Send + Sync {
     /// Deletes at most `limit` audit events older than `before` (retention); how many.
     async fn delete_audit_before(&self, before: Timestamp, limit: usize)
         -> Result<u64, StoreError>;
-
 }
 
 /// Brute-force throttling state, shared by every instance using the store.

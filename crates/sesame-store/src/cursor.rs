@@ -185,7 +185,10 @@ mod tests {
             assert!(matches!(bad.parse::<Cursor>(), Err(StoreError::InvalidCursor)), "{bad}");
         }
         let cc = Cursor::for_collection(&coll, id);
-        assert_eq!(cc.to_string().parse::<Cursor>().unwrap().collection_position(&coll).unwrap(), id);
+        assert_eq!(
+            cc.to_string().parse::<Cursor>().unwrap().collection_position(&coll).unwrap(),
+            id
+        );
         assert!(cc.collection_position(&"Other".parse().unwrap()).is_err());
     }
 }

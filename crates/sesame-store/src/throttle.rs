@@ -85,4 +85,3 @@ pub struct LoginFailures {
     /// Failures in the current window.
     pub in_window: u32,
 }
-

@@ -33,7 +33,13 @@ impl Fixture {
 
     /// Every document of the scan, following cursors `limit` at a time (through their string
     /// form).
-    async fn scan_all(&self, c: &CollectionName, idx: &str, terms: &[Value], limit: usize) -> Vec<DocId> {
+    async fn scan_all(
+        &self,
+        c: &CollectionName,
+        idx: &str,
+        terms: &[Value],
+        limit: usize,
+    ) -> Vec<DocId> {
         let (mut out, mut after) = (Vec::new(), None::<Cursor>);
         loop {
             let page = self.store.scan_index(c, idx, terms, after.as_ref(), limit).await.unwrap();
@@ -73,7 +79,8 @@ pub async fn index_entries_follow_every_write(store: Arc<dyn Store>) {
     store.update_document(&none.doc_ref(), &fields(json!({"email": "a@x"})), now()).await.unwrap();
     assert_eq!(f.scan_all(&c, "byEmail", &[json!("a@x")], 10).await, vec![a.id, none.id]);
 
-    store.replace_document(&a.doc_ref(), &fields(json!({"email": "b@x", "lastName": "Z"})), now())
+    store
+        .replace_document(&a.doc_ref(), &fields(json!({"email": "b@x", "lastName": "Z"})), now())
         .await
         .unwrap();
     assert_eq!(f.scan_all(&c, "byEmail", &[json!("b@x")], 10).await, vec![b.id, a.id]);
@@ -85,7 +92,8 @@ pub async fn index_entries_follow_every_write(store: Arc<dyn Store>) {
     assert_eq!(page.data[0].fields, fields(json!({"email": "b@x", "lastName": "Z"})));
 
     store.delete_collection(&c).await.unwrap();
-    let c = f.defined("Customer", |c| c.with_index(index("byEmail", &["email"], &[])).unwrap()).await;
+    let c =
+        f.defined("Customer", |c| c.with_index(index("byEmail", &["email"], &[])).unwrap()).await;
     assert!(f.scan_all(&c, "byEmail", &[json!("b@x")], 10).await.is_empty());
     assert_not_found(store.scan_index(&c, "nope", &[json!(1)], None, 1).await);
     assert_not_found(store.scan_index(&name("Nope"), "byEmail", &[json!(1)], None, 1).await);
@@ -185,7 +193,10 @@ pub async fn index_values_order_asc_desc_mixed_types_ties_by_id(store: Arc<dyn S
 pub async fn cursors_round_trip_and_tampering_is_refused(store: Arc<dyn Store>) {
     let f = Fixture::new(store.clone());
     let idx = |c: Collection| {
-        c.with_index(index("byTag", &["tag"], &[])).unwrap().with_index(index("all", &[], &[])).unwrap()
+        c.with_index(index("byTag", &["tag"], &[]))
+            .unwrap()
+            .with_index(index("all", &[], &[]))
+            .unwrap()
     };
     let c = f.defined("Customer", idx).await;
     let other = f.defined("Other", idx).await;
@@ -247,7 +258,12 @@ pub async fn unique_constraints_conflict_by_name(store: Arc<dyn Store>) {
     let by_email = constraint::unique(&c, "unique_email");
     assert_eq!(by_email, "unique:Customer.unique_email");
     let a = f.doc(&c, json!({"email": "a@x"})).await;
-    let dup = Document { id: f.id(), coll: c.clone(), ts: now(), fields: fields(json!({"email": "a@x"})) };
+    let dup = Document {
+        id: f.id(),
+        coll: c.clone(),
+        ts: now(),
+        fields: fields(json!({"email": "a@x"})),
+    };
     assert_conflict(store.create_document(&dup).await, &by_email);
     assert_not_found(store.get_document(&dup.doc_ref()).await);
     f.doc(&c, json!({"email": 1})).await;
@@ -311,12 +327,15 @@ pub async fn concurrent_unique_writers_have_one_winner(store: Arc<dyn Store>) {
     let c = f.defined("Customer", |c| c.with_constraint(unique(&["email"])).unwrap()).await;
     let mut tasks = Vec::new();
     for _ in 0..32 {
-        let (store, d) = (store.clone(), Document {
-            id: f.id(),
-            coll: c.clone(),
-            ts: now(),
-            fields: fields(json!({"email": "same@x"})),
-        });
+        let (store, d) = (
+            store.clone(),
+            Document {
+                id: f.id(),
+                coll: c.clone(),
+                ts: now(),
+                fields: fields(json!({"email": "same@x"})),
+            },
+        );
         tasks.push(tokio::spawn(async move { store.create_document(&d).await }));
     }
     let mut won = 0;

@@ -11,7 +11,8 @@ pub async fn transaction_commit_is_atomic_and_rollback_leaves_nothing(store: Arc
     let f = Fixture::new(store.clone());
     let c = f.coll("Customer").await;
     let tx = store.begin(now()).await.unwrap();
-    let d = Document { id: f.id(), coll: c.clone(), ts: tx.txn_ts(), fields: fields(json!({"n": 1})) };
+    let d =
+        Document { id: f.id(), coll: c.clone(), ts: tx.txn_ts(), fields: fields(json!({"n": 1})) };
     tx.create_document(&d).await.unwrap();
     let cred = f.cred(&d.doc_ref(), Some("$argon2id$x"));
     tx.create_credential(&cred).await.unwrap();

@@ -18,13 +18,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use parking_lot::{Mutex, RwLock};
 use sesame_model::{
-    AuditEvent, Collection, CollectionName, Credential, DocId, DocRef, Document, Fields, Json,
-    Key, PasswordHash, SecretDigest, Timestamp, Token,
+    AuditEvent, Collection, CollectionName, Credential, DocId, DocRef, Document, Fields, Json, Key,
+    PasswordHash, SecretDigest, Timestamp, Token,
 };
 
 use crate::{
-    constraint, AuditFilter, AuditStore, AuthStore, Cursor, DocumentStore, LoginFailures, Page, Reservation,
-    Revoke, Store, StoreError, StoreTx, StoredCredential, ThrottleKey, ThrottlePolicy,
+    constraint, AuditFilter, AuditStore, AuthStore, Cursor, DocumentStore, LoginFailures, Page,
+    Reservation, Revoke, Store, StoreError, StoreTx, StoredCredential, ThrottleKey, ThrottlePolicy,
     ThrottleStore, VerifiedWith,
 };
 

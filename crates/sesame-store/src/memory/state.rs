@@ -522,7 +522,11 @@ impl State {
 
     // ----- keys ------------------------------------------------------------------------------
 
-    pub(super) fn create_key(&mut self, key: &Key, digest: &SecretDigest) -> Result<(), StoreError> {
+    pub(super) fn create_key(
+        &mut self,
+        key: &Key,
+        digest: &SecretDigest,
+    ) -> Result<(), StoreError> {
         if self.key_by_digest.contains_key(digest) || self.token_by_digest.contains_key(digest) {
             return Err(StoreError::conflict(constraint::SECRET_DIGEST));
         }
