@@ -9,7 +9,8 @@ use sesame_model::{
 };
 use sesame_postgres::testing::TestDb;
 use sesame_postgres::{PgConfig, PgStore};
-use sesame_store::{Store, StoreError, StoredCredential};
+use sesame_store::prelude::*;
+use sesame_store::{StoreError, StoredCredential};
 
 fn now() -> Timestamp {
     Timestamp::from_micros(1_795_862_043_249_742).unwrap()
@@ -18,7 +19,7 @@ fn now() -> Timestamp {
 async fn jane_with_token(store: &PgStore) -> (DocRef, Token, SecretDigest) {
     let ids = IdGenerator::new(3);
     let name = "Customer".parse().unwrap();
-    store.create_collection(&Collection { name, ts: now() }).await.unwrap();
+    store.create_collection(&Collection::new(name, now())).await.unwrap();
     let doc = Document {
         id: ids.next(now()),
         coll: "Customer".parse().unwrap(),
