@@ -1,6 +1,7 @@
 //! End-to-end tests over real HTTP on loopback: the seed tutorial (memory, Postgres, h2c),
 //! every error code and status, hostile input, and operational behaviour. One test binary.
 
+mod corpus;
 mod errors;
 mod hostile;
 mod keys;

@@ -156,6 +156,29 @@ impl TestServer {
         self.send(true, method, path, secret, body.map(|b| b.to_string().into()), true).await
     }
 
+    /// `POST /query/1` (Fauna's protocol) with `body` and extra headers, as a driver sends it:
+    /// over h2c without a content type (`h2`, like the JS driver) or over HTTP/1.1 with one.
+    pub async fn query(
+        &self,
+        h2: bool,
+        secret: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &Value,
+    ) -> Resp {
+        let mut b = Request::builder().method(Method::POST).uri(format!("{}/query/1", self.base()));
+        if let Some(s) = secret {
+            b = b.header("authorization", format!("Bearer {s}"));
+        }
+        if !h2 {
+            b = b.header("content-type", "application/json;charset=utf-8");
+        }
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let req = b.body(Full::new(Bytes::from(body.to_string()))).expect("request");
+        self.send_request(h2, req).await
+    }
+
     /// Full control: raw body bytes, and whether to send `content-type: application/json`.
     pub async fn send(
         &self,

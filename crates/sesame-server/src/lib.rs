@@ -115,10 +115,14 @@ impl App {
         // The path only: query strings may carry personal data (e-mail filters).
         let span = tracing::info_span!("request", id = %rid, method = %req.method(), path = %req.uri().path(), peer = %peer.ip());
         async move {
-            let mut resp = match std::panic::AssertUnwindSafe(rest::handle(self, req, peer.ip()))
-                .catch_unwind()
-                .await
-            {
+            let served = async {
+                if is_query {
+                    fql::handle(self, req, peer.ip()).await
+                } else {
+                    rest::handle(self, req, peer.ip()).await
+                }
+            };
+            let mut resp = match std::panic::AssertUnwindSafe(served).catch_unwind().await {
                 Ok(r) => r,
                 Err(_) => {
                     tracing::error!("handler panicked");
