@@ -6,6 +6,7 @@ mod errors;
 mod hostile;
 mod keys;
 mod ops;
+mod query;
 mod races;
 mod throttle;
 mod tutorial;

@@ -135,6 +135,8 @@ impl Engine {
         body: &Json,
         opts: &QueryOptions,
     ) -> QueryAnswer {
+        // Some engine paths spawn (background audit writes): give this thread the runtime.
+        let _rt = rt.enter();
         let started = Instant::now();
         let budget = opts.timeout.unwrap_or(MAX_QUERY_TIME).min(MAX_QUERY_TIME);
         let limits = Limits { deadline: Some(started + budget), ..Limits::default() };
