@@ -1128,3 +1128,88 @@ async fn postgres_vs_ceiling(run: Duration, url: &str) -> Result<Vec<String>, St
     ));
     Ok(lines)
 }
+
+// --- profiling ----------------------------------------------------------------------------------
+
+/// `cargo xtask profile [--ceiling] [--rust-log LEVEL] [--cpus LIST] [--seconds N] [--name NAME]`:
+/// samples the memory `GET /tokens/self` path with `perf` (software clock, DWARF call graphs)
+/// while the bench's load generator drives it (16 connections, 100 000 seeded tokens), and
+/// renders `docs/flamegraph-NAME.svg` with inferno (`cargo install inferno`). Prints the
+/// hottest functions by self time.
+pub(crate) fn profile(args: &[String]) -> Result<(), String> {
+    let flag = |name: &str| {
+        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+    };
+    let ceiling = args.iter().any(|a| a == "--ceiling");
+    let rust_log: Option<&'static str> = match flag("--rust-log") {
+        None => None,
+        Some(l) => Some(Box::leak(l.to_owned().into_boxed_str())),
+    };
+    let cpus: &'static str = Box::leak(flag("--cpus").unwrap_or("0,1").to_owned().into_boxed_str());
+    let secs: u64 =
+        flag("--seconds").unwrap_or("8").parse().map_err(|e| format!("--seconds: {e}"))?;
+    let secs = secs.clamp(1, 60);
+    let name = flag("--name").unwrap_or(if ceiling { "ceiling-memory" } else { "memory" });
+    let mut build = cargo();
+    build.args(["build", "--release", "-p", "sesame-server", "--bin", "sesame"]);
+    run_cmd(build)?;
+    let data = root().join(format!("target/perf-{name}.data"));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let spec = Spec { ceiling, cpus, rust_log };
+        let s = start_spec(spec, None).await?;
+        let secret = if ceiling {
+            crate::ceiling::secret(SEED_TOKENS / 2)
+        } else {
+            seed_sesame(&s, None).await?
+        };
+        let job = token_self(&s, secret);
+        let _ = load(job.clone(), CONCURRENCY, Duration::from_secs(1)).await; // warm-up
+        let mut perf = Command::new("perf")
+            .args(["record", "-q", "-F", "499", "--call-graph", "dwarf,16384", "-o"])
+            .arg(&data)
+            .args(["-p", &s.pid().to_string(), "--", "sleep", &secs.to_string()])
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("perf (apt-get install linux-perf): {e}"))?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let c0 = cpu_micros(s.pid());
+        let l = load(job, CONCURRENCY, Duration::from_secs(secs)).await;
+        let cpu = (cpu_micros(s.pid()) - c0) as f64 / l.answered.max(1) as f64;
+        let status = tokio::task::spawn_blocking(move || perf.wait()).await.unwrap();
+        println!(
+            "profile: {} req/s, {cpu:.1} µs CPU per request (perf running: inflated); perf: {status:?}",
+            l.per_sec as u64
+        );
+        Ok::<_, String>(())
+    })?;
+    let folded = root().join(format!("target/perf-{name}.folded"));
+    let svg = root().join(format!("docs/flamegraph-{name}.svg"));
+    let sh = format!(
+        "perf script -i {d} 2>/dev/null | inferno-collapse-perf --all > {f} && \
+         inferno-flamegraph --title 'Sesame memory GET /tokens/self: {name}' < {f} > {s}",
+        d = data.display(),
+        f = folded.display(),
+        s = svg.display()
+    );
+    run_cmd({
+        let mut c = Command::new("sh");
+        c.args(["-c", &sh]);
+        c
+    })?;
+    println!("profile: flame graph in {}", svg.display());
+    let report = Command::new("perf")
+        .args(["report", "--no-children", "--stdio", "-g", "none", "--percent-limit", "0.7", "-i"])
+        .arg(&data)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&report.stdout);
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .take(45)
+        .for_each(|l| println!("{l}"));
+    Ok(())
+}

@@ -6,6 +6,8 @@
 //!   `bench.rs`, results in `BENCHMARKS.md`).
 //! - `cargo xtask ceiling --listen 127.0.0.1:PORT [--tokens N] [--database-url URL]` runs the
 //!   bare-hyper server the bench compares Sesame with (see `ceiling.rs`).
+//! - `cargo xtask profile [--ceiling] [--rust-log LEVEL] [--name NAME]` samples the memory token
+//!   path with `perf` and renders `docs/flamegraph-NAME.svg` (see `bench.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -99,7 +101,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("tidy") => tidy::run(args.iter().any(|a| a == "--bless")),
-        Some("bench" | "ceiling") if cfg!(debug_assertions) => {
+        Some("bench" | "ceiling" | "profile") if cfg!(debug_assertions) => {
             // The load generator, the raw Argon2 baseline and the ceiling must be optimised
             // builds.
             let mut c = cargo();
@@ -111,11 +113,14 @@ fn main() -> ExitCode {
             bench::run(args.iter().any(|a| a == "--quick"), only.map(String::as_str))
         }
         Some("ceiling") => ceiling::run(&args[1..]),
+        Some("profile") => bench::profile(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
         _ => Err(
             concat!(
                 "usage: cargo xtask ci | tidy [--bless] | bench [--quick] [--only classic|memory|postgres]",
-                " | ceiling --listen ADDR [--tokens N] [--database-url URL] | fuzz [target] [seconds]"
+                " | ceiling --listen ADDR [--tokens N] [--database-url URL]",
+                " | profile [--ceiling] [--rust-log LEVEL] [--cpus LIST] [--seconds N] [--name NAME]",
+                " | fuzz [target] [seconds]"
             )
             .into(),
         ),
