@@ -5,7 +5,10 @@
 //! `sesame::audit` target. The level comes from `RUST_LOG` (default `info`).
 //!
 //! A request never waits for stderr: a formatted line goes into a bounded in-memory queue
-//! ([`QUEUED_LINES`] lines) that one writer thread drains into a buffered stderr, in batches.
+//! ([`QUEUED_LINES`] lines) that one writer thread drains into a buffered stderr, in batches:
+//! after each batch it pauses [`WRITER_PAUSE`], so under load it makes a few hundred `write(2)`
+//! calls and wake-ups a second instead of one per line, and a request thread rarely has to
+//! wake it.
 //! When stderr cannot keep up and the queue is full, new lines are dropped rather than slowing
 //! requests down; [`dropped_lines`] counts them (`sesame_log_lines_dropped_total` in metrics).
 //! The writer flushes what is queued when the thread that called [`init`] ends (the end of
@@ -32,6 +35,25 @@ pub const QUEUED_LINES: usize = 16 * 1024;
 
 /// The writer's stderr buffer: one `write(2)` per batch of lines instead of one per line.
 const STDERR_BUFFER: usize = 64 * 1024;
+
+/// How long the writer thread waits after writing a batch before it takes the next one: how
+/// late a line can reach stderr, and what bounds the writer's wake-ups (500 a second).
+pub const WRITER_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Buffered stderr whose `flush` (called by the writer thread after each batch) pauses.
+struct BatchedStderr(std::io::BufWriter<std::io::Stderr>);
+
+impl std::io::Write for BatchedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()?;
+        std::thread::sleep(WRITER_PAUSE);
+        Ok(())
+    }
+}
 
 /// The writer thread's guard (dropping it flushes and stops the thread) and its drop counter.
 static WRITER: OnceLock<(Mutex<Option<WorkerGuard>>, ErrorCounter)> = OnceLock::new();
@@ -60,7 +82,7 @@ pub fn init(format: LogFormat) {
         .lossy(true)
         .buffered_lines_limit(QUEUED_LINES)
         .thread_name("sesame-log")
-        .finish(std::io::BufWriter::with_capacity(STDERR_BUFFER, std::io::stderr()));
+        .finish(BatchedStderr(std::io::BufWriter::with_capacity(STDERR_BUFFER, std::io::stderr())));
     let counter = writer.error_counter();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
