@@ -962,13 +962,15 @@ fn row(spec: Spec, runs: &[Sample], db: bool) -> (String, Sample) {
         errors: runs.iter().map(|s| s.errors).sum(),
     };
     let cpu: Vec<String> = runs.iter().map(|r| format!("{:.1}", r.cpu_us)).collect();
+    let p99: Vec<String> = runs.iter().map(|r| format!("{:.2}", r.p99_ms)).collect();
     let db = if db { format!(" (+ Postgres {:.1})", s.db_us) } else { String::new() };
     let line = format!(
-        "{}| {:.0} | {:.3} | {:.3} | **{:.1}**{db} (runs {}) | {:.0} | {} |",
+        "{}| {:.0} | {:.3} | {:.3} (runs {}) | **{:.1}**{db} (runs {}) | {:.0} | {} |",
         spec.label(),
         s.per_sec,
         s.p50_ms,
         s.p99_ms,
+        p99.join(", "),
         s.cpu_us,
         cpu.join(", "),
         s.log_bytes,
