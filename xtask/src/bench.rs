@@ -11,11 +11,25 @@
 //! 5. p99 of authenticated requests during a login storm, as a ratio to the quiet p99;
 //! 6. the same during a storm of wrong passwords that throttling refuses;
 //!
-//! and the server's idle and peak RSS. Results go to stdout and `target/bench-results.md`.
-//! Not a test: it asserts nothing. `--quick` shortens every run.
+//! and the server's idle and peak RSS (`--only classic` runs just these). Then, against the
+//! bare-hyper ceiling (`ceiling.rs`, its own process) in the same run, every server seeded with
+//! 100 000 tokens, medians of 3 interleaved runs, each server's CPU time (user + system, from
+//! `/proc/<pid>/stat`) divided by the requests it answered next to req/s, p50 and p99:
+//! 7. (`--only memory`) memory `GET /tokens/self`: Sesame as shipped (`info` access log to a
+//!    pipe) and with `RUST_LOG=warn` (the logging share), each pinned to 1 CPU and to 2 CPUs
+//!    (`taskset`), against the ceiling likewise pinned;
+//! 8. (`--only postgres`, after (3)) Postgres `GET /tokens/self` against the ceiling's
+//!    deadpool variant: closed-loop maxima, then both driven open-loop at the same fixed rate
+//!    (70% of the lower maximum) for p99 at equal throughput, with Postgres' own CPU per
+//!    request.
+//!
+//! Results go to stdout and `target/bench-results.md`. Not a test: it asserts nothing.
+//! `--quick` shortens every run.
 
+use std::io::Read as _;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -29,10 +43,18 @@ use crate::{cargo, root, run as run_cmd};
 const ADMIN: &str = "bench-admin-secret-0123456789abcdef";
 const CONCURRENCY: usize = 16;
 const REPEATS: usize = 3;
+/// Tokens every server of the ceiling comparisons holds.
+const SEED_TOKENS: u64 = 100_000;
+/// The open-loop rate of the Postgres p99 comparison, as a share of the lower maximum.
+const PACED_SHARE: f64 = 0.7;
 
 struct Server {
     child: Child,
     base: String,
+    /// Bytes the server wrote to stderr (its log), when it is piped to us.
+    log_bytes: Arc<AtomicU64>,
+    /// The start of its stderr, for error messages.
+    log_head: Arc<Mutex<String>>,
 }
 
 impl Drop for Server {
@@ -43,6 +65,10 @@ impl Drop for Server {
 }
 
 impl Server {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     fn rss_kib(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
@@ -75,7 +101,12 @@ async fn start(database_url: Option<&str>) -> Result<Server, String> {
         c.env("DATABASE_URL", url);
     }
     let child = c.spawn().map_err(|e| format!("start sesame: {e}"))?;
-    let s = Server { child, base: format!("http://127.0.0.1:{port}") };
+    let s = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        log_bytes: Arc::default(),
+        log_head: Arc::default(),
+    };
     let client = client();
     for _ in 0..200 {
         if get(&client, &format!("{}/healthz", s.base), None).await.is_ok() {
@@ -121,6 +152,11 @@ async fn get(c: &Http, url: &str, secret: Option<&str>) -> Result<(u16, Value), 
 
 /// Creates Customer/Jane with password `sekret`; returns (credential id, a token secret).
 async fn setup(s: &Server) -> Result<(String, String), String> {
+    setup_doc(s).await.map(|(_, cid, secret)| (cid, secret))
+}
+
+/// [`setup`], with Jane's document id first.
+async fn setup_doc(s: &Server) -> Result<(String, String, String), String> {
     let c = client();
     let b = &s.base;
     request(
@@ -160,7 +196,7 @@ async fn setup(s: &Server) -> Result<(String, String), String> {
     if st != 201 {
         return Err(format!("login failed: {tok}"));
     }
-    Ok((cid, tok["secret"].as_str().ok_or("no secret")?.to_owned()))
+    Ok((id, cid, tok["secret"].as_str().ok_or("no secret")?.to_owned()))
 }
 
 /// What a load run measured.
@@ -168,12 +204,19 @@ struct Load {
     per_sec: f64,
     latencies: Vec<Duration>,
     errors: u64,
+    /// Responses received, whatever their status: the requests the server served.
+    answered: u64,
 }
 
 impl Load {
     fn p99(&mut self) -> Duration {
+        self.quantile(0.99)
+    }
+
+    fn quantile(&mut self, q: f64) -> Duration {
         self.latencies.sort();
-        self.latencies.get(self.latencies.len() * 99 / 100).copied().unwrap_or_default()
+        let i = ((self.latencies.len() as f64 * q) as usize).min(self.latencies.len().max(1) - 1);
+        self.latencies.get(i).copied().unwrap_or_default()
     }
 }
 
@@ -251,7 +294,7 @@ async fn load(job: Job, concurrency: usize, run: Duration) -> Load {
         let (host, bytes, expect, pace) = (host.clone(), bytes.clone(), job.expect, job.pace);
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(1 << 16);
-            let mut errors = 0u64;
+            let (mut errors, mut answered) = (0u64, 0u64);
             let mut line = String::new();
             'conn: while Instant::now() < deadline {
                 let Ok(stream) = tokio::net::TcpStream::connect(&host).await else {
@@ -270,6 +313,7 @@ async fn load(job: Job, concurrency: usize, run: Duration) -> Load {
                     if let Some(p) = pace {
                         tokio::time::sleep(p.saturating_sub(t.elapsed())).await;
                     }
+                    answered += u64::from(outcome.is_ok());
                     match outcome {
                         Ok(st) if st == expect => lat.push(t.elapsed()),
                         Ok(_) => errors += 1,
@@ -280,18 +324,30 @@ async fn load(job: Job, concurrency: usize, run: Duration) -> Load {
                     }
                 }
             }
-            (lat, errors)
+            (lat, errors, answered)
         }));
     }
     let started = Instant::now();
+    collect(tasks, started).await
+}
+
+type Outcome = (Vec<Duration>, u64, u64);
+
+async fn collect(tasks: Vec<tokio::task::JoinHandle<Outcome>>, started: Instant) -> Load {
     let mut latencies = Vec::new();
-    let mut errors = 0;
+    let (mut errors, mut answered) = (0, 0);
     for t in tasks {
-        let (l, e) = t.await.unwrap();
+        let (l, e, a) = t.await.unwrap();
         latencies.extend(l);
         errors += e;
+        answered += a;
     }
-    Load { per_sec: latencies.len() as f64 / started.elapsed().as_secs_f64(), latencies, errors }
+    Load {
+        per_sec: latencies.len() as f64 / started.elapsed().as_secs_f64(),
+        latencies,
+        errors,
+        answered,
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -391,7 +447,14 @@ fn pgbench_tps(concurrency: usize, run: Duration) -> Result<f64, String> {
     Ok(median(v))
 }
 
-pub(crate) fn run(quick: bool) -> Result<(), String> {
+pub(crate) fn run(quick: bool, only: Option<&str>) -> Result<(), String> {
+    let parts = match only {
+        None => Parts { classic: true, memory: true, postgres: true },
+        Some("classic") => Parts { classic: true, memory: false, postgres: false },
+        Some("memory") => Parts { classic: false, memory: true, postgres: false },
+        Some("postgres") => Parts { classic: false, memory: false, postgres: true },
+        Some(o) => return Err(format!("--only {o}: expected classic, memory or postgres")),
+    };
     let mut build = cargo();
     build.args(["build", "--release", "-p", "sesame-server", "--bin", "sesame"]);
     run_cmd(build)?;
@@ -399,10 +462,21 @@ pub(crate) fn run(quick: bool) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    rt.block_on(bench(if quick { Duration::from_secs(2) } else { Duration::from_secs(5) }))
+    rt.block_on(bench(if quick { Duration::from_secs(2) } else { Duration::from_secs(5) }, parts))
 }
 
-async fn bench(run: Duration) -> Result<(), String> {
+/// Which parts of the bench run (`--only`).
+#[derive(Debug, Clone, Copy)]
+struct Parts {
+    /// Measures 1–6, RSS, and (3) with `pgbench`.
+    classic: bool,
+    /// (7): the memory path against the ceiling.
+    memory: bool,
+    /// (8): the Postgres path against the ceiling.
+    postgres: bool,
+}
+
+async fn bench(run: Duration, parts: Parts) -> Result<(), String> {
     let mut out = Vec::<String>::new();
     let mut say = |s: String| {
         println!("{s}");
@@ -411,7 +485,30 @@ async fn bench(run: Duration) -> Result<(), String> {
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let pool = cpus.saturating_sub(1).max(1);
     say(format!("# cargo xtask bench\n\n{cpus} CPUs; load generator in-process on the same machine; concurrency {CONCURRENCY}; {}s runs; medians of {REPEATS}.\n", run.as_secs()));
+    if parts.classic {
+        classic(run, pool, &mut say).await?;
+    }
+    if parts.memory {
+        match memory_vs_ceiling(run).await {
+            Ok(lines) => lines.into_iter().for_each(&mut say),
+            Err(e) => say(format!("7. memory path against the ceiling failed: {e}")),
+        }
+    }
+    // --- Postgres ---------------------------------------------------------------------------
+    if parts.classic || parts.postgres {
+        match postgres_part(run, parts).await {
+            Ok(lines) => lines.into_iter().for_each(&mut say),
+            Err(e) => say(format!("3./8. Postgres part skipped: {e}")),
+        }
+    }
+    let path = root().join("target/bench-results.md");
+    std::fs::write(&path, out.join("\n") + "\n").map_err(|e| e.to_string())?;
+    eprintln!("bench: results written to {}", path.display());
+    Ok(())
+}
 
+/// Measures 1, 2, 4, 5, 6 and RSS on the memory store.
+async fn classic(run: Duration, pool: usize, say: &mut impl FnMut(String)) -> Result<(), String> {
     // --- memory store ---------------------------------------------------------------------
     let mem = start(None).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -497,38 +594,624 @@ async fn bench(run: Duration) -> Result<(), String> {
         peak_rss as f64 / 1024.0
     ));
     drop(mem);
-
-    // --- Postgres ---------------------------------------------------------------------------
-    match postgres_part(run).await {
-        Ok(lines) => lines.into_iter().for_each(&mut say),
-        Err(e) => say(format!("3. Postgres part skipped: {e}")),
-    }
-    let path = root().join("target/bench-results.md");
-    std::fs::write(&path, out.join("\n") + "\n").map_err(|e| e.to_string())?;
-    eprintln!("bench: results written to {}", path.display());
     Ok(())
 }
 
-async fn postgres_part(run: Duration) -> Result<Vec<String>, String> {
+async fn postgres_part(run: Duration, parts: Parts) -> Result<Vec<String>, String> {
     psql("postgres", "DROP DATABASE IF EXISTS sesame_bench")?;
     psql("postgres", "CREATE DATABASE sesame_bench")?;
     let url = "postgres://postgres@127.0.0.1:5432/sesame_bench";
-    let pg = start(Some(url)).await?;
-    let (_, token) = setup(&pg).await?;
-    let tokself = Job {
+    let mut lines = Vec::new();
+    if parts.classic {
+        let pg = start(Some(url)).await?;
+        let (_, token) = setup(&pg).await?;
+        let tokself = Job {
+            method: "GET",
+            url: format!("{}/tokens/self", pg.base),
+            secret: Some(token),
+            body: None,
+            expect: 200,
+            pace: None,
+        };
+        let (t, tv) = median_rate(&tokself, CONCURRENCY, run).await;
+        drop(pg);
+        let pgb =
+            tokio::task::spawn_blocking(move || pgbench_tps(CONCURRENCY, run)).await.unwrap()?;
+        lines.push(format!(
+            "3. GET /tokens/self, Postgres: {t:.0} req/s (runs {tv:.0?}); pgbench -S -c {CONCURRENCY}: {pgb:.0} tps; ratio = {:.2} (target >= 0.9)",
+            t / pgb
+        ));
+    }
+    if parts.postgres {
+        match postgres_vs_ceiling(run, url).await {
+            Ok(l) => lines.extend(l),
+            Err(e) => lines.push(format!("8. Postgres path against the ceiling failed: {e}")),
+        }
+    }
+    let _ = psql("postgres", "DROP DATABASE IF EXISTS sesame_bench");
+    Ok(lines)
+}
+
+// --- against the ceiling ----------------------------------------------------------------------
+
+/// One server of the ceiling comparisons.
+#[derive(Debug, Clone, Copy)]
+struct Spec {
+    /// The bare-hyper ceiling (`cargo xtask ceiling`) rather than `sesame`.
+    ceiling: bool,
+    /// `taskset -c` CPU list.
+    cpus: &'static str,
+    /// `RUST_LOG`; `None` runs Sesame as shipped (`info`).
+    rust_log: Option<&'static str>,
+}
+
+impl Spec {
+    fn label(&self) -> String {
+        let who = if self.ceiling { "ceiling" } else { "Sesame" };
+        let log = match (self.ceiling, self.rust_log) {
+            (true, _) => "no logs",
+            (false, None) => "`info` (default)",
+            (false, Some(l)) => l,
+        };
+        let n = self.cpus.split(',').count();
+        format!("| {who} | {log} | {n} ({}) ", self.cpus)
+    }
+}
+
+/// Starts `spec` under `taskset`, stderr piped to a thread that counts and discards it (a log
+/// collector reading a pipe, as under a container runtime or systemd).
+async fn start_spec(spec: Spec, database_url: Option<&str>) -> Result<Server, String> {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut c = Command::new("taskset");
+    c.args(["-c", spec.cpus]);
+    if spec.ceiling {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        c.arg(exe).args(["ceiling", "--listen", &listen, "--tokens", &SEED_TOKENS.to_string()]);
+        if let Some(url) = database_url {
+            c.args(["--database-url", url]);
+        }
+    } else {
+        c.arg(root().join("target/release/sesame"))
+            .args(["serve", "--listen", &listen, "--sweep-interval-secs", "0"])
+            .args(["--login-rate-per-ip", "0"])
+            .env("SESAME_ADMIN_SECRET", ADMIN)
+            .env_remove("DATABASE_URL");
+        if let Some(url) = database_url {
+            c.env("DATABASE_URL", url);
+        }
+    }
+    c.env_remove("RUST_LOG");
+    if let Some(l) = spec.rust_log {
+        c.env("RUST_LOG", l);
+    }
+    c.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = c.spawn().map_err(|e| format!("start {c:?} (is taskset installed?): {e}"))?;
+    let (log_bytes, log_head) = (Arc::<AtomicU64>::default(), Arc::<Mutex<String>>::default());
+    let mut stderr = child.stderr.take().ok_or("no stderr pipe")?;
+    let (bytes, head) = (log_bytes.clone(), log_head.clone());
+    // Ends at end of file, i.e. when the server exits.
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n @ 1..) = stderr.read(&mut buf) {
+            bytes.fetch_add(n as u64, Ordering::Relaxed);
+            let mut h = head.lock().unwrap();
+            if h.len() < 2048 {
+                h.push_str(&String::from_utf8_lossy(&buf[..n.min(2048)]));
+            }
+        }
+    });
+    let s = Server { child, base: format!("http://127.0.0.1:{port}"), log_bytes, log_head };
+    let client = client();
+    // The ceiling seeds its table before listening: allow it 60 s.
+    for _ in 0..600 {
+        if get(&client, &format!("{}/healthz", s.base), None).await.is_ok() {
+            return Ok(s);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("{c:?} did not start: {}", s.log_head.lock().unwrap()))
+}
+
+/// Clock ticks per second for `/proc/<pid>/stat` (`getconf CLK_TCK`; 100 if that fails).
+fn clk_tck() -> u64 {
+    static TCK: OnceLock<u64> = OnceLock::new();
+    *TCK.get_or_init(|| {
+        let t = Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<u64>().ok());
+        t.unwrap_or_else(|| {
+            eprintln!("bench: `getconf CLK_TCK` failed; assuming 100 ticks/s");
+            100
+        })
+    })
+}
+
+/// CPU time (user + system, all threads, including exited ones) of process `pid`, µs.
+fn cpu_micros(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name may hold spaces and parentheses: fields are counted after the last ')'.
+    let rest = stat.rfind(')').map_or("", |i| &stat[i + 1..]);
+    let f: Vec<u64> =
+        rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse().ok()).collect();
+    f.iter().sum::<u64>() * 1_000_000 / clk_tck()
+}
+
+/// CPU time of every `postgres` process on the machine, µs (the database's share of a run).
+fn postgres_cpu_micros() -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(cpu_micros)
+        .sum()
+}
+
+/// What one run against one server measured.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sample {
+    per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    cpu_us: f64,
+    db_us: f64,
+    log_bytes: f64,
+    errors: u64,
+}
+
+/// Drives `job` against `s` for `run`, closed-loop or (with `rate`) open-loop at `rate` req/s;
+/// the server's CPU time (and Postgres', with `db`) over the requests it answered.
+async fn sample(s: &Server, job: &Job, rate: Option<f64>, run: Duration, db: bool) -> Sample {
+    let (c0, d0, l0) = (
+        cpu_micros(s.pid()),
+        if db { postgres_cpu_micros() } else { 0 },
+        s.log_bytes.load(Ordering::Relaxed),
+    );
+    let mut l = match rate {
+        None => load(job.clone(), CONCURRENCY, run).await,
+        Some(r) => paced(job.clone(), CONCURRENCY, r, run).await,
+    };
+    // Let a log writer thread finish the run's lines before reading the counters.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (c1, d1, l1) = (
+        cpu_micros(s.pid()),
+        if db { postgres_cpu_micros() } else { 0 },
+        s.log_bytes.load(Ordering::Relaxed),
+    );
+    let n = l.answered.max(1) as f64;
+    if l.errors > 0 {
+        eprintln!("bench: {} errors during {} {}", l.errors, job.method, job.url);
+    }
+    Sample {
+        per_sec: l.per_sec,
+        p50_ms: l.quantile(0.5).as_secs_f64() * 1e3,
+        p99_ms: l.p99().as_secs_f64() * 1e3,
+        cpu_us: (c1 - c0) as f64 / n,
+        db_us: d1.saturating_sub(d0) as f64 / n,
+        log_bytes: (l1 - l0) as f64 / n,
+        errors: l.errors,
+    }
+}
+
+/// Open loop: `concurrency` keep-alive connections share `rate` requests/s, each sending on a
+/// fixed schedule whatever the answers. Latency counts from the scheduled start, so a slow
+/// answer also charges the requests queued behind it (no coordinated omission). The schedule
+/// runs on tokio's 1 ms timer: requests leave in small bursts at each tick.
+async fn paced(job: Job, concurrency: usize, rate: f64, run: Duration) -> Load {
+    use tokio::io::AsyncWriteExt as _;
+    let (host, bytes) = request_bytes(&job);
+    let bytes = Arc::new(bytes);
+    let interval = Duration::from_secs_f64(concurrency as f64 / rate.max(1.0));
+    let started = Instant::now();
+    let deadline = started + run;
+    let mut tasks = Vec::new();
+    for i in 0..concurrency {
+        let (host, bytes, expect) = (host.clone(), bytes.clone(), job.expect);
+        let mut next = started + interval.mul_f64(i as f64 / concurrency as f64);
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(1 << 16);
+            let (mut errors, mut answered) = (0u64, 0u64);
+            let mut line = String::new();
+            'conn: while next < deadline {
+                let Ok(stream) = tokio::net::TcpStream::connect(&host).await else {
+                    errors += 1;
+                    next += interval;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let mut s = tokio::io::BufReader::new(stream);
+                while next < deadline {
+                    tokio::time::sleep_until(next.into()).await;
+                    let sent = next;
+                    next += interval;
+                    if s.get_mut().write_all(&bytes).await.is_err() {
+                        errors += 1;
+                        continue 'conn;
+                    }
+                    let outcome = read_response(&mut s, &mut line).await;
+                    answered += u64::from(outcome.is_ok());
+                    match outcome {
+                        Ok(st) if st == expect => lat.push(sent.elapsed()),
+                        Ok(_) => errors += 1,
+                        Err(_) => {
+                            errors += 1;
+                            continue 'conn;
+                        }
+                    }
+                }
+            }
+            (lat, errors, answered)
+        }));
+    }
+    collect(tasks, started).await
+}
+
+/// Sends `job` `n` times over `concurrency` connections, within `limit`; the requests answered
+/// with the expected status.
+async fn repeat(job: &Job, concurrency: usize, n: u64, limit: Duration) -> u64 {
+    use tokio::io::AsyncWriteExt as _;
+    let (host, bytes) = request_bytes(job);
+    let bytes = Arc::new(bytes);
+    let deadline = Instant::now() + limit;
+    let mut tasks = Vec::new();
+    for i in 0..concurrency as u64 {
+        let share = n / concurrency as u64 + u64::from(i < n % concurrency as u64);
+        let (host, bytes, expect) = (host.clone(), bytes.clone(), job.expect);
+        tasks.push(tokio::spawn(async move {
+            let (mut done, mut line) = (0u64, String::new());
+            let mut attempts = 0u64;
+            'conn: while done < share && attempts < 2 * share + 10 && Instant::now() < deadline {
+                let Ok(stream) = tokio::net::TcpStream::connect(&host).await else {
+                    attempts += 1;
+                    continue;
+                };
+                let mut s = tokio::io::BufReader::new(stream);
+                while done < share && attempts < 2 * share + 10 && Instant::now() < deadline {
+                    attempts += 1;
+                    if s.get_mut().write_all(&bytes).await.is_err() {
+                        continue 'conn;
+                    }
+                    match read_response(&mut s, &mut line).await {
+                        Ok(st) if st == expect => done += 1,
+                        Ok(_) => {}
+                        Err(_) => continue 'conn,
+                    }
+                }
+            }
+            done
+        }));
+    }
+    let mut done = 0;
+    for t in tasks {
+        done += t.await.unwrap_or(0);
+    }
+    done
+}
+
+/// A `GET /tokens/self` job against `s` with `secret`.
+fn token_self(s: &Server, secret: String) -> Job {
+    Job {
         method: "GET",
-        url: format!("{}/tokens/self", pg.base),
-        secret: Some(token),
+        url: format!("{}/tokens/self", s.base),
+        secret: Some(secret),
         body: None,
         expect: 200,
         pace: None,
+    }
+}
+
+/// Creates Jane and her login token on a Sesame server, then `SEED_TOKENS - 1` more tokens for
+/// her through `POST /tokens` (memory store) or `seed_sql` (Postgres); the login token's secret.
+async fn seed_sesame(s: &Server, via_sql: Option<&str>) -> Result<String, String> {
+    let (doc, _, token) = setup_doc(s).await?;
+    let extra = SEED_TOKENS - 1;
+    match via_sql {
+        None => {
+            let create = Job {
+                method: "POST",
+                url: format!("{}/tokens", s.base),
+                secret: Some(ADMIN.into()),
+                body: Some(json!({"document": {"coll": "Customer", "id": doc}})),
+                expect: 201,
+                pace: None,
+            };
+            let made = repeat(&create, CONCURRENCY, extra, Duration::from_secs(300)).await;
+            if made != extra {
+                return Err(format!("seeded {made} of {extra} tokens"));
+            }
+        }
+        Some(db) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            psql(db, &format!(
+                "INSERT INTO tokens (id, document_coll, document_id, digest, ts, origin, client_addr)
+                 SELECT 1000000 + i, 'Customer', {doc}, sha256(convert_to('seed-' || i, 'UTF8')),
+                        {}, 'create', '127.0.0.1'
+                 FROM generate_series(1, {extra}) AS i; ANALYZE tokens;",
+                now.as_micros()
+            ))?;
+        }
+    }
+    Ok(token)
+}
+
+fn header() -> Vec<String> {
+    vec![
+        "| server | log level | CPUs (taskset) | req/s | p50 ms | p99 ms | server CPU µs/req | log bytes/req | errors |".into(),
+        "|---|---|---|---|---|---|---|---|---|".into(),
+    ]
+}
+
+/// The medians of `runs`, as a table row.
+fn row(spec: Spec, runs: &[Sample], db: bool) -> (String, Sample) {
+    let m = |f: fn(&Sample) -> f64| median(runs.iter().map(f).collect());
+    let s = Sample {
+        per_sec: m(|s| s.per_sec),
+        p50_ms: m(|s| s.p50_ms),
+        p99_ms: m(|s| s.p99_ms),
+        cpu_us: m(|s| s.cpu_us),
+        db_us: m(|s| s.db_us),
+        log_bytes: m(|s| s.log_bytes),
+        errors: runs.iter().map(|s| s.errors).sum(),
     };
-    let (t, tv) = median_rate(&tokself, CONCURRENCY, run).await;
-    drop(pg);
-    let pgb = tokio::task::spawn_blocking(move || pgbench_tps(CONCURRENCY, run)).await.unwrap()?;
-    let _ = psql("postgres", "DROP DATABASE IF EXISTS sesame_bench");
-    Ok(vec![format!(
-        "3. GET /tokens/self, Postgres: {t:.0} req/s (runs {tv:.0?}); pgbench -S -c {CONCURRENCY}: {pgb:.0} tps; ratio = {:.2} (target >= 0.9)",
-        t / pgb
-    )])
+    let cpu: Vec<String> = runs.iter().map(|r| format!("{:.1}", r.cpu_us)).collect();
+    let p99: Vec<String> = runs.iter().map(|r| format!("{:.2}", r.p99_ms)).collect();
+    let db = if db { format!(" (+ Postgres {:.1})", s.db_us) } else { String::new() };
+    let line = format!(
+        "{}| {:.0} | {:.3} | {:.3} (runs {}) | **{:.1}**{db} (runs {}) | {:.0} | {} |",
+        spec.label(),
+        s.per_sec,
+        s.p50_ms,
+        s.p99_ms,
+        p99.join(", "),
+        s.cpu_us,
+        cpu.join(", "),
+        s.log_bytes,
+        s.errors
+    );
+    (line, s)
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "NOT met"
+    }
+}
+
+/// (7): memory `GET /tokens/self`, Sesame against the ceiling, CPU per request.
+async fn memory_vs_ceiling(run: Duration) -> Result<Vec<String>, String> {
+    let specs = [
+        Spec { ceiling: false, cpus: "0,1", rust_log: None },
+        Spec { ceiling: false, cpus: "0,1", rust_log: Some("warn") },
+        Spec { ceiling: true, cpus: "0,1", rust_log: None },
+        Spec { ceiling: false, cpus: "0", rust_log: None },
+        Spec { ceiling: false, cpus: "0", rust_log: Some("warn") },
+        Spec { ceiling: true, cpus: "0", rust_log: None },
+    ];
+    let mut servers = Vec::new();
+    for spec in specs {
+        let s = start_spec(spec, None).await?;
+        let secret = if spec.ceiling {
+            crate::ceiling::secret(SEED_TOKENS / 2)
+        } else {
+            seed_sesame(&s, None).await?
+        };
+        let job = token_self(&s, secret);
+        let _ = load(job.clone(), CONCURRENCY, run / 4).await; // warm-up
+        servers.push((spec, s, job));
+    }
+    let mut runs = vec![Vec::new(); servers.len()];
+    for _ in 0..REPEATS {
+        for (i, (_, s, job)) in servers.iter().enumerate() {
+            runs[i].push(sample(s, job, None, run, false).await);
+        }
+    }
+    let mut lines = vec![format!(
+        "\n## 7. Memory `GET /tokens/self` against the ceiling\n\nEach server holds {SEED_TOKENS} tokens; {CONCURRENCY} connections, closed loop; medians of {REPEATS} interleaved {}s runs. CPU = the server process's user + system time over the requests it answered. Sesame's log goes to a pipe read by the bench.\n",
+        run.as_secs()
+    )];
+    lines.extend(header());
+    let mut med = Vec::new();
+    for ((spec, _, _), r) in servers.iter().zip(&runs) {
+        let (line, m) = row(*spec, r, false);
+        lines.push(line);
+        med.push(m);
+    }
+    let [s2, s2w, c2, s1, s1w, c1] = [med[0], med[1], med[2], med[3], med[4], med[5]];
+    let r2 = s2.cpu_us / c2.cpu_us;
+    lines.push(String::new());
+    lines.push(format!("- CPU per request, Sesame as shipped ÷ ceiling, 2 CPUs: **{r2:.2}×** (target ≤ 1.3: {}); 1 CPU: {:.2}×", verdict(r2 <= 1.3), s1.cpu_us / c1.cpu_us));
+    lines.push(format!(
+        "- the same with `RUST_LOG=warn`: {:.2}× (2 CPUs), {:.2}× (1 CPU)",
+        s2w.cpu_us / c2.cpu_us,
+        s1w.cpu_us / c1.cpu_us
+    ));
+    lines.push(format!(
+        "- logging share of Sesame's CPU per request (`info` − `warn`) ÷ `info`: {:.0}% on 2 CPUs ({:.1} µs), {:.0}% on 1 CPU ({:.1} µs); {:.0} log bytes per request",
+        100.0 * (s2.cpu_us - s2w.cpu_us) / s2.cpu_us,
+        s2.cpu_us - s2w.cpu_us,
+        100.0 * (s1.cpu_us - s1w.cpu_us) / s1.cpu_us,
+        s1.cpu_us - s1w.cpu_us,
+        s2.log_bytes
+    ));
+    let g = s2.cpu_us / s1.cpu_us - 1.0;
+    lines.push(format!(
+        "- CPU per request from 1 to 2 CPUs: Sesame {:+.0}% (target ≤ +15%: {}), with `warn` {:+.0}%, ceiling {:+.0}%",
+        100.0 * g,
+        verdict(g <= 0.15),
+        100.0 * (s2w.cpu_us / s1w.cpu_us - 1.0),
+        100.0 * (c2.cpu_us / c1.cpu_us - 1.0)
+    ));
+    lines.push(format!(
+        "- throughput ÷ ceiling: {:.2} (2 CPUs), {:.2} (1 CPU); p99 ÷ ceiling: {:.2} (2 CPUs), {:.2} (1 CPU)",
+        s2.per_sec / c2.per_sec,
+        s1.per_sec / c1.per_sec,
+        s2.p99_ms / c2.p99_ms,
+        s1.p99_ms / c1.p99_ms
+    ));
+    Ok(lines)
+}
+
+/// (8): Postgres `GET /tokens/self`, Sesame against the ceiling's deadpool variant.
+async fn postgres_vs_ceiling(run: Duration, url: &str) -> Result<Vec<String>, String> {
+    let specs = [
+        Spec { ceiling: false, cpus: "0,1", rust_log: None },
+        Spec { ceiling: true, cpus: "0,1", rust_log: None },
+    ];
+    let mut servers = Vec::new();
+    for spec in specs {
+        let s = start_spec(spec, Some(url)).await?;
+        let secret = if spec.ceiling {
+            crate::ceiling::secret(SEED_TOKENS / 2)
+        } else {
+            seed_sesame(&s, Some("sesame_bench")).await?
+        };
+        let job = token_self(&s, secret);
+        let _ = load(job.clone(), CONCURRENCY, run / 4).await; // warm-up
+        servers.push((spec, s, job));
+    }
+    let mut max = vec![Vec::new(); servers.len()];
+    for _ in 0..REPEATS {
+        for (i, (_, s, job)) in servers.iter().enumerate() {
+            max[i].push(sample(s, job, None, run, true).await);
+        }
+    }
+    let mut lines = vec![format!(
+        "\n## 8. Postgres `GET /tokens/self` against the ceiling (hyper + deadpool-postgres, one prepared lookup)\n\nEach table holds {SEED_TOKENS} tokens; {CONCURRENCY} connections; medians of {REPEATS} interleaved {}s runs; both servers on 2 CPUs, sharing them with Postgres and the load generator. CPU in brackets: all `postgres` processes' CPU time over the same requests.\n\nClosed loop (maximum throughput):\n",
+        run.as_secs()
+    )];
+    lines.extend(header());
+    let mut top = Vec::new();
+    for ((spec, _, _), r) in servers.iter().zip(&max) {
+        let (line, m) = row(*spec, r, true);
+        lines.push(line);
+        top.push(m);
+    }
+    let rate = PACED_SHARE * top[0].per_sec.min(top[1].per_sec);
+    let mut paced_runs = vec![Vec::new(); servers.len()];
+    for _ in 0..REPEATS {
+        for (i, (_, s, job)) in servers.iter().enumerate() {
+            paced_runs[i].push(sample(s, job, Some(rate), run, true).await);
+        }
+    }
+    lines.push(format!(
+        "\nOpen loop at the same fixed rate, {rate:.0} req/s ({:.0}% of the lower maximum); latency from each request's scheduled start:\n",
+        PACED_SHARE * 100.0
+    ));
+    lines.extend(header());
+    let mut at = Vec::new();
+    for ((spec, _, _), r) in servers.iter().zip(&paced_runs) {
+        let (line, m) = row(*spec, r, true);
+        lines.push(line);
+        at.push(m);
+    }
+    let p = at[0].p99_ms / at[1].p99_ms;
+    lines.push(String::new());
+    lines.push(format!(
+        "- p99 at equal throughput, Sesame ÷ ceiling: **{p:.2}×** (target ≤ 1.5: {}); p50 {:.2}×",
+        verdict(p <= 1.5),
+        at[0].p50_ms / at[1].p50_ms
+    ));
+    lines.push(format!(
+        "- maximum throughput ÷ ceiling: {:.2}; CPU per request ÷ ceiling: server {:.2}× at maximum, {:.2}× paced; Postgres {:.2}× paced",
+        top[0].per_sec / top[1].per_sec,
+        top[0].cpu_us / top[1].cpu_us,
+        at[0].cpu_us / at[1].cpu_us,
+        at[0].db_us / at[1].db_us
+    ));
+    Ok(lines)
+}
+
+// --- profiling ----------------------------------------------------------------------------------
+
+/// `cargo xtask profile [--ceiling] [--rust-log LEVEL] [--cpus LIST] [--seconds N] [--name NAME]`:
+/// samples the memory `GET /tokens/self` path with `perf` (software clock, DWARF call graphs)
+/// while the bench's load generator drives it (16 connections, 100 000 seeded tokens), and
+/// renders `docs/flamegraph-NAME.svg` with inferno (`cargo install inferno`). Prints the
+/// hottest functions by self time.
+pub(crate) fn profile(args: &[String]) -> Result<(), String> {
+    let flag = |name: &str| {
+        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+    };
+    let ceiling = args.iter().any(|a| a == "--ceiling");
+    let rust_log: Option<&'static str> = match flag("--rust-log") {
+        None => None,
+        Some(l) => Some(Box::leak(l.to_owned().into_boxed_str())),
+    };
+    let cpus: &'static str = Box::leak(flag("--cpus").unwrap_or("0,1").to_owned().into_boxed_str());
+    let secs: u64 =
+        flag("--seconds").unwrap_or("8").parse().map_err(|e| format!("--seconds: {e}"))?;
+    let secs = secs.clamp(1, 60);
+    let name = flag("--name").unwrap_or(if ceiling { "ceiling-memory" } else { "memory" });
+    let mut build = cargo();
+    build.args(["build", "--release", "-p", "sesame-server", "--bin", "sesame"]);
+    run_cmd(build)?;
+    let data = root().join(format!("target/perf-{name}.data"));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let spec = Spec { ceiling, cpus, rust_log };
+        let s = start_spec(spec, None).await?;
+        let secret = if ceiling {
+            crate::ceiling::secret(SEED_TOKENS / 2)
+        } else {
+            seed_sesame(&s, None).await?
+        };
+        let job = token_self(&s, secret);
+        let _ = load(job.clone(), CONCURRENCY, Duration::from_secs(1)).await; // warm-up
+        let mut perf = Command::new("perf")
+            .args(["record", "-q", "-F", "499", "--call-graph", "dwarf,16384", "-o"])
+            .arg(&data)
+            .args(["-p", &s.pid().to_string(), "--", "sleep", &secs.to_string()])
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("perf (apt-get install linux-perf): {e}"))?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let c0 = cpu_micros(s.pid());
+        let l = load(job, CONCURRENCY, Duration::from_secs(secs)).await;
+        let cpu = (cpu_micros(s.pid()) - c0) as f64 / l.answered.max(1) as f64;
+        let status = tokio::task::spawn_blocking(move || perf.wait()).await.unwrap();
+        println!(
+            "profile: {} req/s, {cpu:.1} µs CPU per request (perf running: inflated); perf: {status:?}",
+            l.per_sec as u64
+        );
+        Ok::<_, String>(())
+    })?;
+    let folded = root().join(format!("target/perf-{name}.folded"));
+    let svg = root().join(format!("docs/flamegraph-{name}.svg"));
+    let sh = format!(
+        "perf script -i {d} 2>/dev/null | inferno-collapse-perf --all > {f} && \
+         inferno-flamegraph --title 'Sesame memory GET /tokens/self: {name}' < {f} > {s}",
+        d = data.display(),
+        f = folded.display(),
+        s = svg.display()
+    );
+    run_cmd({
+        let mut c = Command::new("sh");
+        c.args(["-c", &sh]);
+        c
+    })?;
+    println!("profile: flame graph in {}", svg.display());
+    let report = Command::new("perf")
+        .args(["report", "--no-children", "--stdio", "-g", "none", "--percent-limit", "0.7", "-i"])
+        .arg(&data)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&report.stdout);
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .take(45)
+        .for_each(|l| println!("{l}"));
+    Ok(())
 }

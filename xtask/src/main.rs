@@ -2,12 +2,18 @@
 //!
 //! - `cargo xtask ci` runs what CI runs: tidy, fmt check, clippy `-D warnings`, the tests.
 //! - `cargo xtask tidy [--bless]` checks layering, `//!` docs and migration immutability.
-//! - `cargo xtask bench [--quick]` measures the server (see `bench.rs`, results in `BENCHMARKS.md`).
+//! - `cargo xtask bench [--quick] [--only classic|memory|postgres]` measures the server (see
+//!   `bench.rs`, results in `BENCHMARKS.md`).
+//! - `cargo xtask ceiling --listen 127.0.0.1:PORT [--tokens N] [--database-url URL]` runs the
+//!   bare-hyper server the bench compares Sesame with (see `ceiling.rs`).
+//! - `cargo xtask profile [--ceiling] [--rust-log LEVEL] [--name NAME]` samples the memory token
+//!   path with `perf` and renders `docs/flamegraph-NAME.svg` (see `bench.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod ceiling;
 mod tidy;
 
 fn root() -> PathBuf {
@@ -95,17 +101,28 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("tidy") => tidy::run(args.iter().any(|a| a == "--bless")),
-        Some("bench") if cfg!(debug_assertions) => {
-            // The load generator and the raw Argon2 baseline must be optimised builds.
+        Some("bench" | "ceiling" | "profile") if cfg!(debug_assertions) => {
+            // The load generator, the raw Argon2 baseline and the ceiling must be optimised
+            // builds.
             let mut c = cargo();
             c.args(["run", "--quiet", "--release", "-p", "xtask", "--"]).args(&args);
             run(c)
         }
-        Some("bench") => bench::run(args.iter().any(|a| a == "--quick")),
+        Some("bench") => {
+            let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1));
+            bench::run(args.iter().any(|a| a == "--quick"), only.map(String::as_str))
+        }
+        Some("ceiling") => ceiling::run(&args[1..]),
+        Some("profile") => bench::profile(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
         _ => Err(
-            "usage: cargo xtask ci | tidy [--bless] | bench [--quick] | fuzz [target] [seconds]"
-                .into(),
+            concat!(
+                "usage: cargo xtask ci | tidy [--bless] | bench [--quick] [--only classic|memory|postgres]",
+                " | ceiling --listen ADDR [--tokens N] [--database-url URL]",
+                " | profile [--ceiling] [--rust-log LEVEL] [--cpus LIST] [--seconds N] [--name NAME]",
+                " | fuzz [target] [seconds]"
+            )
+            .into(),
         ),
     };
     match result {

@@ -2,7 +2,8 @@
 //!
 //! Instrumentation uses the `metrics` facade: the engine records logins by outcome, throttled
 //! attempts, Argon2 queue depth and durations, and store errors; this crate records requests by
-//! route and status with their latency. Nothing is recorded unless [`install`] ran. The scrape
+//! route and status with their latency, and log lines dropped because stderr fell behind
+//! (`sesame_log_lines_dropped_total`, read from [`crate::telemetry`] at scrape time). Nothing is recorded unless [`install`] ran. The scrape
 //! endpoint has its own listener, so it is never exposed on the API port by accident; it needs
 //! no authentication and should stay on a private address.
 
@@ -48,6 +49,7 @@ pub async fn render(handle: &PrometheusHandle, engine: &Engine) -> String {
         Err(e) => tracing::warn!(error = %e, "could not count active tokens for metrics"),
     }
     metrics::gauge!("sesame_argon2_queue_depth").set(engine.hash_queue_depth() as f64);
+    metrics::counter!("sesame_log_lines_dropped_total").absolute(crate::telemetry::dropped_lines());
     handle.render()
 }
 
