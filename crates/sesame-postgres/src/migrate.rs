@@ -114,7 +114,10 @@ pub async fn run_with(
         .map_err(pg)?;
     let mut current = 0;
     for r in &rows {
-        let (version, name, recorded): (i32, String, String) = (r.get(0), r.get(1), r.get(2));
+        let col = |c: &str| MigrationError::Store(crate::rows::corrupt("sesame_migrations", c));
+        let version: i32 = r.try_get("version").map_err(|_| col("version"))?;
+        let name: String = r.try_get("name").map_err(|_| col("name"))?;
+        let recorded: String = r.try_get("checksum").map_err(|_| col("checksum"))?;
         let Some(m) = migrations.iter().find(|m| m.version == version) else {
             return Err(MigrationError::Unknown { version, name });
         };

@@ -107,7 +107,7 @@ async fn sweep(client: &tokio_postgres::Client) {
         return;
     };
     for r in rows {
-        let name: String = r.get(0);
+        let Ok(name) = r.try_get::<_, String>("nspname") else { continue };
         let born = name.split('_').nth(2).and_then(|s| s.parse::<u64>().ok()).unwrap_or(u64::MAX);
         if born < cutoff {
             let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).await;
