@@ -42,7 +42,7 @@ pub fn bearer(headers: &HeaderMap) -> Result<Secret> {
 }
 
 /// Reads a JSON body of at most `limit` bytes (a missing Content-Type is accepted: the JS
-/// driver sends none), within [`BODY_TIMEOUT`].
+/// driver sends none), within `BODY_TIMEOUT` (30 s).
 pub async fn read_body<B>(limit: usize, headers: &HeaderMap, body: B) -> Result<Bytes>
 where
     B: hyper::body::Body<Data = Bytes> + Send,

@@ -19,7 +19,7 @@
 //! `WWW-Authenticate: Bearer` and Sesame's error body
 //! `{"error":{"code":"unauthorized","message":"Access token required"}}`; a store or server
 //! that cannot be reached gives `503` + `Retry-After` (`unavailable`), anything else `500`
-//! (`internal`). With the `axum` feature, [`Authenticated`] extracts the principal in handlers.
+//! (`internal`). With the `axum` feature, `Authenticated` extracts the principal in handlers.
 //!
 //! This crate is an adapter, not a server: it does not route, decide privileges (use
 //! `Principal` and the engine's operations for that), log, or print secrets; a secret lives
