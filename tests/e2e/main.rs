@@ -1,10 +1,12 @@
 //! End-to-end tests over real HTTP on loopback: the seed tutorial (memory, Postgres, h2c),
-//! every error code and status, hostile input, and operational behaviour. One test binary.
+//! every error code and status, hostile input, operational behaviour, and the OpenAPI document
+//! against real responses. One test binary.
 
 mod corpus;
 mod errors;
 mod hostile;
 mod keys;
+mod openapi;
 mod ops;
 mod query;
 mod races;

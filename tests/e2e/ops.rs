@@ -201,7 +201,8 @@ async fn shutdown_drains_in_flight_requests() {
     assert!(tokio::net::TcpStream::connect(s.addr).await.is_err());
 }
 
-/// The background sweeper removes expired tokens (which were already refused at use time).
+/// The engine's maintenance task (what the server spawns every `--sweep-interval-secs`)
+/// removes expired tokens (which were already refused at use time).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweeper_removes_expired_tokens() {
     let s = TestServer::memory().await;
@@ -221,10 +222,7 @@ async fn the_sweeper_removes_expired_tokens() {
         .call(Method::POST, "/tokens", a, Some(json!({"document": {"coll": "User", "id": id}})))
         .await;
     let short_id: sesame_model::DocId = short.str("id").parse().unwrap();
-    let sweeper = tokio::spawn(sesame_server::sweeper(
-        s.engine.clone(),
-        std::time::Duration::from_millis(100),
-    ));
+    let sweeper = s.engine.spawn_maintenance(std::time::Duration::from_millis(100));
     let mut gone = false;
     for _ in 0..60 {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -147,3 +147,24 @@ impl From<StoreError> for AuthError {
         AuthError::from_store(e, || "Not found.".into())
     }
 }
+
+/// An error and its `source()` chain on one line, `outer: cause: root cause`, for operators
+/// (logs, CLI messages): `migration failed: store unavailable: connection refused`. Causes whose
+/// text the outer message already contains are skipped, so errors that embed their source are
+/// not repeated.
+///
+/// Never send this to a client: the chain of an `internal` or `unavailable` [`AuthError`] holds
+/// internals (hosts, driver messages) that its `Display` deliberately leaves out.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !text.is_empty() && !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = s.source();
+    }
+    out
+}

@@ -291,6 +291,20 @@ impl Secret {
     }
 }
 
+impl From<String> for Secret {
+    /// Same as [`Secret::new`]: the string is moved, not copied, and wiped when dropped.
+    fn from(s: String) -> Self {
+        Secret::new(s)
+    }
+}
+
+impl From<&str> for Secret {
+    /// Copies `s` into a secret (the copy is wiped on drop; the original is the caller's).
+    fn from(s: &str) -> Self {
+        Secret::new(s.to_owned())
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(****)")
@@ -364,6 +378,20 @@ impl Password {
     /// Whether it is empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+impl From<String> for Password {
+    /// Same as [`Password::new`]: the string is moved, not copied, and wiped when dropped.
+    fn from(s: String) -> Self {
+        Password::new(s)
+    }
+}
+
+impl From<&str> for Password {
+    /// Copies `s` into a password (the copy is wiped on drop; the original is the caller's).
+    fn from(s: &str) -> Self {
+        Password::new(s.to_owned())
     }
 }
 

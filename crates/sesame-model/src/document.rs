@@ -104,6 +104,15 @@ fn check_value(path: &str, v: &Json, depth: usize) -> Result<(), ModelError> {
 #[derive(Clone, PartialEq, Default, Debug)]
 pub struct Fields(serde_json::Map<String, Json>);
 
+impl TryFrom<Json> for Fields {
+    type Error = ModelError;
+
+    /// Same as [`Fields::parse_value`]: e.g. `Fields::try_from(serde_json::json!({…}))`.
+    fn try_from(v: Json) -> Result<Self, Self::Error> {
+        Fields::parse_value(v)
+    }
+}
+
 impl Fields {
     /// Checks a JSON object. Top-level `null` values are kept (they mean "remove" in a patch);
     /// use [`Fields::without_nulls`] for a document's stored form.

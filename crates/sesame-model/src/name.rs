@@ -43,6 +43,15 @@ impl CollectionName {
     }
 }
 
+impl TryFrom<&str> for CollectionName {
+    type Error = ModelError;
+
+    /// Same as `s.parse()`.
+    fn try_from(s: &str) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 impl FromStr for CollectionName {
     type Err = ModelError;
 

@@ -278,3 +278,21 @@ fn collection_definitions_check_names_and_bounds() {
     dup.indexes.push(dup.indexes[0].clone());
     assert_eq!(dup.check().unwrap_err().code(), "invalid_index");
 }
+
+#[test]
+fn string_conversions_keep_secrets_redacted() {
+    let pw = Password::from("sekret");
+    assert_eq!(pw.as_bytes(), b"sekret");
+    assert_eq!(format!("{pw:?}"), "Password(****)");
+    assert_eq!(Password::from(String::from("x")).len(), 1);
+    let s = Secret::from("snt_abc");
+    assert_eq!(s.expose(), "snt_abc");
+    assert_eq!(format!("{s:?}"), "Secret(****)");
+    assert_eq!(Secret::from(String::from("k")).expose(), "k");
+    assert_eq!(CollectionName::try_from("Customer").unwrap().as_str(), "Customer");
+    assert!(CollectionName::try_from("no spaces").is_err());
+    let f = Fields::try_from(serde_json::json!({"firstName": "Jane"})).unwrap();
+    assert_eq!(f.get("firstName"), Some(&serde_json::json!("Jane")));
+    assert!(Fields::try_from(serde_json::json!([1])).is_err());
+    assert_eq!(Ttl::from(std::time::Duration::from_secs(3600)), Ttl::In(3600));
+}

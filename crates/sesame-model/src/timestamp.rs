@@ -160,6 +160,13 @@ impl Ttl {
     }
 }
 
+impl From<std::time::Duration> for Ttl {
+    /// That long from now, in whole seconds (saturating; bounds are checked when resolved).
+    fn from(d: std::time::Duration) -> Self {
+        Ttl::In(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    }
+}
+
 impl From<Timestamp> for Ttl {
     fn from(t: Timestamp) -> Self {
         Ttl::At(t)

@@ -54,25 +54,23 @@ pub fn main() -> ExitCode {
 /// An exit code and the message explaining it.
 struct Failure(u8, String);
 
-fn config_err(e: impl std::fmt::Display) -> Failure {
-    Failure(2, e.to_string())
+/// A configuration problem (exit code 2): the error and its causes, e.g. why a URL is refused.
+fn config_err(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Failure {
+    Failure(2, sesame_auth::error_chain(&*e.into()))
 }
 
-fn runtime_err(e: impl std::fmt::Display) -> Failure {
-    Failure(1, e.to_string())
+/// A runtime failure (exit code 1), with its causes on one line (the operator needs the root
+/// cause: `migration failed: store unavailable: connection refused`, not `store error`).
+fn runtime_err(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Failure {
+    Failure(1, sesame_auth::error_chain(&*e.into()))
 }
 
 async fn postgres(cfg: sesame_postgres::PgConfig, migrate: bool) -> Result<PgStore, Failure> {
     let url = cfg.redacted_url();
-    let store = PgStore::new(cfg).map_err(|e| config_err(format!("database: {e}")))?;
+    let store = PgStore::new(cfg)
+        .map_err(|e| config_err(format!("database: {}", sesame_auth::error_chain(&e))))?;
     store.ping().await.map_err(|e| {
-        let mut msg = format!("cannot reach Postgres at {url}: {e}");
-        let mut src = std::error::Error::source(&e);
-        while let Some(s) = src {
-            msg.push_str(&format!(": {s}"));
-            src = s.source();
-        }
-        runtime_err(msg)
+        runtime_err(format!("cannot reach Postgres at {url}: {}", sesame_auth::error_chain(&e)))
     })?;
     if migrate {
         let report = store.migrate().await.map_err(runtime_err)?;
@@ -129,7 +127,7 @@ async fn run_serve(args: crate::config::ServeArgs) -> Result<(), Failure> {
     }
     tracing::info!(%addr, store = if persistent { "postgres" } else { "memory" }, "sesame listening on http://{addr}");
     if let Some(every) = cfg.sweep_interval {
-        tokio::spawn(crate::sweeper(engine.clone(), every));
+        engine.spawn_maintenance(every);
     }
     let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(());
     if let Some(l) = metrics_listener {

@@ -27,8 +27,8 @@ pub fn client_info(headers: &HeaderMap, addr: std::net::IpAddr) -> ClientInfo {
     ClientInfo::new(Some(addr), ua)
 }
 
-/// The bearer secret of `Authorization: Bearer <secret>`. Missing, malformed or repeated
-/// headers are `unauthorized`, except two `Authorization` headers, which are a malformed
+/// The bearer secret of `Authorization: Bearer <secret>`, parsed by [`sesame_auth::bearer`] (the
+/// one parser every surface uses). Missing or malformed headers are `unauthorized`, except two `Authorization` headers, which are a malformed
 /// request (`invalid_request`): taking either one would let a proxy and the server disagree on
 /// who is calling.
 pub fn bearer(headers: &HeaderMap) -> Result<Secret> {
@@ -38,20 +38,11 @@ pub fn bearer(headers: &HeaderMap) -> Result<Secret> {
     if all.next().is_some() {
         return Err(ApiError::InvalidRequest("more than one Authorization header".into()));
     }
-    let v = v.to_str().map_err(|_| unauthorized())?;
-    let (scheme, secret) = v.split_once(' ').ok_or_else(unauthorized)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(unauthorized());
-    }
-    let secret = secret.trim();
-    if secret.is_empty() || secret.len() > 512 {
-        return Err(unauthorized());
-    }
-    Ok(Secret::new(secret.to_owned()))
+    sesame_auth::bearer(v.to_str().map_err(|_| unauthorized())?).ok_or_else(unauthorized)
 }
 
 /// Reads a JSON body of at most `limit` bytes (a missing Content-Type is accepted: the JS
-/// driver sends none), within [`BODY_TIMEOUT`].
+/// driver sends none), within `BODY_TIMEOUT` (30 s).
 pub async fn read_body<B>(limit: usize, headers: &HeaderMap, body: B) -> Result<Bytes>
 where
     B: hyper::body::Body<Data = Bytes> + Send,

@@ -19,7 +19,7 @@
 //! `WWW-Authenticate: Bearer` and Sesame's error body
 //! `{"error":{"code":"unauthorized","message":"Access token required"}}`; a store or server
 //! that cannot be reached gives `503` + `Retry-After` (`unavailable`), anything else `500`
-//! (`internal`). With the `axum` feature, [`Authenticated`] extracts the principal in handlers.
+//! (`internal`). With the `axum` feature, `Authenticated` extracts the principal in handlers.
 //!
 //! This crate is an adapter, not a server: it does not route, decide privileges (use
 //! `Principal` and the engine's operations for that), log, or print secrets; a secret lives
@@ -119,16 +119,17 @@ impl From<AuthError> for Rejection {
     }
 }
 
-/// The bearer secret of `headers`, as the Sesame server reads it: `Authorization: Bearer
-/// <secret>` (scheme case-insensitive), at most 512 characters.
+/// The bearer secret of `headers`, as the Sesame server reads it: one `Authorization` header,
+/// parsed by [`sesame_auth::bearer`] (scheme case-insensitive, at most 512 characters). Two
+/// `Authorization` headers are refused (`None`): a proxy and this service could disagree on
+/// which one names the caller.
 pub fn bearer(headers: &HeaderMap) -> Option<Secret> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, secret) = v.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let mut all = headers.get_all(header::AUTHORIZATION).iter();
+    let v = all.next()?;
+    if all.next().is_some() {
         return None;
     }
-    let secret = secret.trim();
-    (!secret.is_empty() && secret.len() <= 512).then(|| Secret::new(secret.to_owned()))
+    sesame_auth::bearer(v.to_str().ok()?)
 }
 
 /// Where secrets are checked.

@@ -32,11 +32,13 @@ mod documents;
 mod keys;
 mod login;
 mod query;
+mod maintenance;
 mod throttle;
 mod tokens;
 
 use audit::actor_name;
 pub use query::{QueryAnswer, QueryOptions, MAX_QUERY_TIME};
+pub use maintenance::MaintenanceReport;
 use throttle::{canonical_fields, credential_key, throttle_key};
 
 /// A token just created, with its secret. The secret exists only here: show it once.
@@ -57,7 +59,44 @@ pub struct NewKey {
     pub secret: Secret,
 }
 
-/// The authentication engine. Cheap to share behind an `Arc`.
+/// The authentication engine: every operation of Sesame, over any [`Store`]. Share it behind an
+/// `Arc`.
+///
+/// # Calling it
+///
+/// Every operation takes a [`Caller`]: who is asking. A request carrying a bearer secret gets
+/// one from [`Engine::authenticate`] (or [`crate::bearer`] for the header, then `authenticate`);
+/// an application acting as itself in-process uses **`Caller::key(Role::Server)`** (documents,
+/// credentials, tokens, logins; not keys or collection schema), or `Caller::key(Role::Admin)`
+/// for setup such as creating collections. Those principals have no stored key behind them, so
+/// there is nothing to leak or revoke. Types used in signatures are re-exported by
+/// [`crate::prelude`].
+///
+/// # Runtime
+///
+/// The engine needs a **Tokio runtime** (multi-threaded or current-thread): it spawns tasks for
+/// the hasher's bookkeeping, for `last_used` touches of tokens and for audit writes, and
+/// [`Engine::spawn_maintenance`] runs housekeeping on an interval. Calling its async methods
+/// outside a runtime panics. Password hashing itself runs on the engine's own threads.
+///
+/// # Housekeeping
+///
+/// Expired tokens, stale throttling rows and audit events past their retention are deleted
+/// only by [`Engine::run_maintenance`]; call [`Engine::spawn_maintenance`] once after building
+/// the engine (the `sesame` server does, every `--sweep-interval-secs`).
+///
+/// # Debug builds
+///
+/// Argon2 in an unoptimised build hashes about 15× slower, so logins in `cargo test` and
+/// `cargo run` are slow unless the consuming workspace optimises it (profile overrides of
+/// dependencies do not carry over from Sesame's workspace). Put this in **your** `Cargo.toml`:
+///
+/// ```toml
+/// [profile.dev.package.argon2]
+/// opt-level = 3
+/// [profile.dev.package.blake2]
+/// opt-level = 3
+/// ```
 #[derive(Debug)]
 pub struct Engine {
     store: Arc<dyn Store>,

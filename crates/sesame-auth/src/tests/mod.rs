@@ -1040,3 +1040,82 @@ async fn audit_events_expire_after_the_retention_period() {
     assert_eq!(w.engine.sweep_audit(100).await.unwrap(), n as u64);
     assert_eq!(count().await, 0);
 }
+
+#[test]
+fn bearer_parses_the_scheme_case_insensitively_and_bounds_the_secret() {
+    let ok = |v: &str| crate::bearer(v).map(|s| s.expose().to_owned());
+    assert_eq!(ok("Bearer snt_abc").as_deref(), Some("snt_abc"));
+    assert_eq!(ok("bearer snt_abc").as_deref(), Some("snt_abc"));
+    assert_eq!(ok("  BEARER   snt_abc  ").as_deref(), Some("snt_abc"));
+    let long = "x".repeat(crate::MAX_BEARER_LEN);
+    assert_eq!(ok(&format!("Bearer {long}")).as_deref(), Some(long.as_str()));
+    for bad in [
+        "",
+        "Bearer",
+        "Bearer ",
+        "Bearer    ",
+        "Basic dXNlcjpwdw==",
+        "Bearersnt_abc",
+        "Bearer a b",
+        "Token snt_abc",
+        &format!("Bearer {long}x"),
+    ] {
+        assert!(crate::bearer(bad).is_none(), "{bad:?}");
+    }
+}
+
+#[test]
+fn error_chain_shows_causes_once() {
+    #[derive(Debug)]
+    struct E(&'static str, Option<Box<E>>);
+    impl std::fmt::Display for E {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl std::error::Error for E {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
+    let root = E("connection refused", None);
+    let mid = E("store unavailable", Some(Box::new(root)));
+    let top = E("migration failed", Some(Box::new(mid)));
+    assert_eq!(error_chain(&top), "migration failed: store unavailable: connection refused");
+    // A message that already embeds its cause does not repeat it.
+    let top =
+        E("store unavailable: connection refused", Some(Box::new(E("connection refused", None))));
+    assert_eq!(error_chain(&top), "store unavailable: connection refused");
+    // Client-facing messages stay generic; the chain is for operators only.
+    let e = AuthError::Unavailable(sesame_store::StoreError::Unavailable(
+        "db.internal:5432 refused".into(),
+    ));
+    assert!(!e.to_string().contains("db.internal"));
+    assert!(error_chain(&e).contains("db.internal:5432 refused"), "{}", error_chain(&e));
+}
+
+#[tokio::test]
+async fn maintenance_deletes_expired_tokens_in_batches() {
+    let w = world();
+    let (_, cred) = w.jane().await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let t = w
+            .engine
+            .login(&w.admin, cred, &pw("sekret"), Some(Ttl::At(t0().plus_seconds(60))))
+            .await
+            .unwrap();
+        ids.push(t.token.id);
+    }
+    let live = w.engine.login(&w.admin, cred, &pw("sekret"), None).await.unwrap();
+    assert_eq!(w.engine.run_maintenance(2).await.unwrap().expired_tokens, 0);
+    w.clock.advance_secs(61);
+    // Batches of 2: 2, 2, 1, so the pass loops until a short batch.
+    let r = w.engine.run_maintenance(2).await.unwrap();
+    assert_eq!(r.expired_tokens, 5, "{r:?}");
+    for id in ids {
+        assert!(w.store.token_by_id(id).await.is_err());
+    }
+    assert!(w.store.token_by_id(live.token.id).await.is_ok());
+    assert_eq!(w.engine.run_maintenance(2).await.unwrap(), MaintenanceReport::default());
+}

@@ -64,6 +64,7 @@ where
     let e = &app.engine;
     match op {
         Op::Healthz => return ok(&json!({"status": "ok"})),
+        Op::OpenApi => return ok(super::openapi::document()),
         Op::Readyz => {
             e.ready().await?;
             return ok(&json!({"status": "ready"}));
@@ -78,7 +79,7 @@ where
         Bytes::new()
     };
     match op {
-        Op::Healthz | Op::Readyz => unreachable!("public operations answered above"),
+        Op::Healthz | Op::Readyz | Op::OpenApi => unreachable!("public operations answered above"),
         Op::CreateCollection => {
             let b: wire::CreateCollection = wire::parse(&body)?;
             created(&e.create_collection(c, coll(&b.name)?).await?)

@@ -15,6 +15,8 @@ pub enum Route {
     Healthz,
     /// `/readyz`
     Readyz,
+    /// `/openapi.json`
+    OpenApi,
     /// `/collections`
     Collections,
     /// `/collections/{name}`
@@ -75,6 +77,7 @@ impl Route {
         let r = match s.as_slice() {
             ["healthz"] => Route::Healthz,
             ["readyz"] => Route::Readyz,
+            ["openapi.json"] => Route::OpenApi,
             ["collections"] => Route::Collections,
             ["collections", c] if !c.is_empty() => Route::Collection(o(c)),
             ["collections", c, "documents"] => Route::Documents(o(c)),
@@ -105,6 +108,7 @@ impl Route {
         match self {
             Route::Healthz
             | Route::Readyz
+            | Route::OpenApi
             | Route::Identity
             | Route::DocumentCredential(..)
             | Route::Audit => "GET",
@@ -132,6 +136,7 @@ impl Route {
         Ok(match (self, method) {
             (R::Healthz, &M::GET) => Op::Healthz,
             (R::Readyz, &M::GET) => Op::Readyz,
+            (R::OpenApi, &M::GET) => Op::OpenApi,
             (R::Collections, &M::GET) => Op::ListCollections,
             (R::Collections, &M::POST) => Op::CreateCollection,
             (R::Collection(c), &M::GET) => Op::GetCollection(c),
@@ -172,6 +177,7 @@ impl Route {
         match self {
             Route::Healthz => "healthz",
             Route::Readyz => "readyz",
+            Route::OpenApi => "openapi",
             Route::Collections => "collections",
             Route::Collection(_) => "collection",
             Route::Documents(_) => "documents",
@@ -195,7 +201,34 @@ impl Route {
 
     /// Whether this route needs no authentication.
     pub fn is_public(&self) -> bool {
-        matches!(self, Route::Healthz | Route::Readyz)
+        matches!(self, Route::Healthz | Route::Readyz | Route::OpenApi)
+    }
+
+    /// The path template this route matches, as OpenAPI writes it (`/credentials/{id}/login`).
+    pub fn template(&self) -> &'static str {
+        match self {
+            Route::Healthz => "/healthz",
+            Route::Readyz => "/readyz",
+            Route::OpenApi => "/openapi.json",
+            Route::Collections => "/collections",
+            Route::Collection(_) => "/collections/{name}",
+            Route::Documents(_) => "/collections/{coll}/documents",
+            Route::Document(..) => "/collections/{coll}/documents/{id}",
+            Route::DocumentCredential(..) => "/collections/{coll}/documents/{id}/credential",
+            Route::DocumentTokens(..) => "/collections/{coll}/documents/{id}/tokens",
+            Route::Credentials => "/credentials",
+            Route::Credential(_) => "/credentials/{id}",
+            Route::CredentialLogin(_) => "/credentials/{id}/login",
+            Route::CredentialVerify(_) => "/credentials/{id}/verify",
+            Route::Login => "/login",
+            Route::Tokens => "/tokens",
+            Route::TokenSelf => "/tokens/self",
+            Route::Token(_) => "/tokens/{id}",
+            Route::Identity => "/identity",
+            Route::Keys => "/keys",
+            Route::Key(_) => "/keys/{id}",
+            Route::Audit => "/audit",
+        }
     }
 }
 
@@ -205,6 +238,7 @@ impl Route {
 pub enum Op {
     Healthz,
     Readyz,
+    OpenApi,
     ListCollections,
     CreateCollection,
     GetCollection(String),
@@ -249,6 +283,7 @@ mod tests {
         let paths = [
             "/healthz",
             "/readyz",
+            "/openapi.json",
             "/collections",
             "/collections/C",
             "/collections/C/documents",
