@@ -32,10 +32,10 @@ pub use config::{AuthConfig, HashParams, ThrottleConfig};
 pub use engine::{
     Engine, MaintenanceReport, NewKey, NewToken, QueryAnswer, QueryOptions, MAX_QUERY_TIME,
 };
-pub use sesame_fql::Format as QueryFormat;
 pub use error::{error_chain, AuthError};
 pub use hasher::{HashStats, Hasher, Verified};
 pub use principal::{Access, Caller, Principal, Target};
+pub use sesame_fql::Format as QueryFormat;
 pub use sesame_model;
 pub use sesame_store;
 

@@ -31,14 +31,14 @@ mod credentials;
 mod documents;
 mod keys;
 mod login;
-mod query;
 mod maintenance;
+mod query;
 mod throttle;
 mod tokens;
 
 use audit::actor_name;
-pub use query::{QueryAnswer, QueryOptions, MAX_QUERY_TIME};
 pub use maintenance::MaintenanceReport;
+pub use query::{QueryAnswer, QueryOptions, MAX_QUERY_TIME};
 use throttle::{canonical_fields, credential_key, throttle_key};
 
 /// A token just created, with its secret. The secret exists only here: show it once.
