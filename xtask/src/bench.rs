@@ -40,6 +40,9 @@ use serde_json::{json, Value};
 
 use crate::{cargo, root, run as run_cmd};
 
+#[path = "bench_fql.rs"]
+mod fql;
+
 const ADMIN: &str = "bench-admin-secret-0123456789abcdef";
 const CONCURRENCY: usize = 16;
 const REPEATS: usize = 3;
@@ -449,11 +452,12 @@ fn pgbench_tps(concurrency: usize, run: Duration) -> Result<f64, String> {
 
 pub(crate) fn run(quick: bool, only: Option<&str>) -> Result<(), String> {
     let parts = match only {
-        None => Parts { classic: true, memory: true, postgres: true },
-        Some("classic") => Parts { classic: true, memory: false, postgres: false },
-        Some("memory") => Parts { classic: false, memory: true, postgres: false },
-        Some("postgres") => Parts { classic: false, memory: false, postgres: true },
-        Some(o) => return Err(format!("--only {o}: expected classic, memory or postgres")),
+        None => Parts { classic: true, memory: true, postgres: true, fql: true },
+        Some("classic") => Parts { classic: true, memory: false, postgres: false, fql: false },
+        Some("memory") => Parts { classic: false, memory: true, postgres: false, fql: false },
+        Some("postgres") => Parts { classic: false, memory: false, postgres: true, fql: false },
+        Some("fql") => Parts { classic: false, memory: false, postgres: false, fql: true },
+        Some(o) => return Err(format!("--only {o}: expected classic, memory, postgres or fql")),
     };
     let mut build = cargo();
     build.args(["build", "--release", "-p", "sesame-server", "--bin", "sesame"]);
@@ -474,6 +478,8 @@ struct Parts {
     memory: bool,
     /// (8): the Postgres path against the ceiling.
     postgres: bool,
+    /// (9–11): Fauna's protocol against REST; the language's costs.
+    fql: bool,
 }
 
 async fn bench(run: Duration, parts: Parts) -> Result<(), String> {
@@ -492,6 +498,12 @@ async fn bench(run: Duration, parts: Parts) -> Result<(), String> {
         match memory_vs_ceiling(run).await {
             Ok(lines) => lines.into_iter().for_each(&mut say),
             Err(e) => say(format!("7. memory path against the ceiling failed: {e}")),
+        }
+    }
+    if parts.fql {
+        match fql::fql_part(run).await {
+            Ok(lines) => lines.into_iter().for_each(&mut say),
+            Err(e) => say(format!("9. FQL part failed: {e}")),
         }
     }
     // --- Postgres ---------------------------------------------------------------------------
