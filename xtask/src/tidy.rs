@@ -83,6 +83,7 @@ pub(crate) fn run(bless: bool) -> Result<(), String> {
     let mut problems = Vec::new();
     layering(&mut problems)?;
     module_docs(&mut problems);
+    surfaces(&mut problems);
     migrations(&mut problems, bless)?;
     fuzz_lock(&mut problems);
     if problems.is_empty() {
@@ -91,6 +92,52 @@ pub(crate) fn run(bless: bool) -> Result<(), String> {
     } else {
         Err(format!("tidy found {} problem(s):\n  {}", problems.len(), problems.join("\n  ")))
     }
+}
+
+/// The server's surface modules (REST, the query protocol, their shared plumbing) and what
+/// they must never name: stores are the engine's business, so a surface cannot skip a rule.
+const SURFACES: &[&str] = &[
+    "crates/sesame-server/src/rest",
+    "crates/sesame-server/src/fql.rs",
+    "crates/sesame-server/src/protocol.rs",
+    "crates/sesame-server/src/response.rs",
+];
+const SURFACE_FORBIDDEN: &[&str] = &[
+    "dyn Store",
+    "MemoryStore",
+    "PgStore",
+    "sesame_postgres",
+    "StoreTx",
+    "prelude::*",
+    ".store()",
+];
+
+/// Surface modules reach the engine only.
+fn surfaces(problems: &mut Vec<String>) {
+    for s in SURFACES {
+        let path = root().join(s);
+        let files: Vec<std::path::PathBuf> = if path.is_dir() {
+            std::fs::read_dir(&path)
+                .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+                .unwrap_or_default()
+        } else {
+            vec![path]
+        };
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap_or_default();
+            problems.extend(surface_problems(&f.display().to_string(), &text));
+        }
+    }
+}
+
+fn surface_problems(name: &str, text: &str) -> Vec<String> {
+    SURFACE_FORBIDDEN
+        .iter()
+        .filter(|w| text.contains(*w))
+        .map(|w| {
+            format!("{name}: a surface module must not reach the store (`{w}`): call the engine")
+        })
+        .collect()
 }
 
 fn layering(problems: &mut Vec<String>) -> Result<(), String> {
@@ -243,6 +290,13 @@ fn migrations(problems: &mut Vec<String>, bless: bool) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn surfaces_may_not_reach_the_store() {
+        assert!(super::surface_problems("a.rs", "use sesame_auth::Engine;").is_empty());
+        let p = super::surface_problems("b.rs", "let s: Arc<dyn Store> = app.engine.store();");
+        assert_eq!(p.len(), 2, "{p:?}");
+    }
+
     use serde_json::json;
 
     fn problems(meta: serde_json::Value) -> Vec<String> {
