@@ -943,7 +943,8 @@ async fn seed_sesame(s: &Server, via_sql: Option<&str>) -> Result<String, String
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default();
             psql(db, &format!(
-                "INSERT INTO tokens (id, document_coll, document_id, digest, ts, origin, client_addr)
+                "SET search_path = sesame;
+                 INSERT INTO tokens (id, document_coll, document_id, digest, ts, origin, client_addr)
                  SELECT 1000000 + i, 'Customer', {doc}, sha256(convert_to('seed-' || i, 'UTF8')),
                         {}, 'create', '127.0.0.1'
                  FROM generate_series(1, {extra}) AS i; ANALYZE tokens;",

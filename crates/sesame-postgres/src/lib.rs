@@ -51,14 +51,21 @@ pub struct PgConfig {
     pub acquire_timeout: Duration,
     /// Longest a single statement may run (Postgres `statement_timeout`).
     pub statement_timeout: Duration,
-    /// A schema to use instead of the default `search_path` (tests isolate cases this way).
+    /// The schema Sesame's tables live in: `sesame` by default, created by [`PgStore::migrate`]
+    /// if missing, so they never mix with an application's own tables in `public`. `None` uses
+    /// the connection's own `search_path` (for databases set up before this default). Tests
+    /// isolate their cases with a schema each.
     pub schema: Option<String>,
     /// Extra trusted CA certificates (PEM) for `sslmode=require`.
     pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl PgConfig {
-    /// Defaults for `url`: 16 connections, 5 s connect and acquire timeouts, 30 s statements.
+    /// The default schema.
+    pub const DEFAULT_SCHEMA: &'static str = "sesame";
+
+    /// Defaults for `url`: 16 connections, 5 s connect and acquire timeouts, 30 s statements,
+    /// tables in the schema [`PgConfig::DEFAULT_SCHEMA`].
     pub fn new(url: impl Into<String>) -> Self {
         PgConfig {
             url: url.into(),
@@ -66,7 +73,7 @@ impl PgConfig {
             connect_timeout: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(30),
-            schema: None,
+            schema: Some(PgConfig::DEFAULT_SCHEMA.to_owned()),
             ca_file: None,
         }
     }
@@ -199,9 +206,15 @@ impl PgStore {
         &self.config
     }
 
-    /// Applies pending migrations (see [`migrate`]).
+    /// Creates the configured schema if it is missing, then applies pending migrations (see
+    /// [`migrate`]).
     pub async fn migrate(&self) -> Result<MigrationReport, MigrationError> {
         let mut client = self.client().await.map_err(MigrationError::Store)?;
+        if let Some(schema) = &self.config.schema {
+            // Checked by `pg_config` ([A-Za-z0-9_]+); under the runner's lock, so concurrent
+            // starters don't race on it.
+            migrate::ensure_schema(&mut client, schema).await?;
+        }
         migrate::run(&mut client).await
     }
 

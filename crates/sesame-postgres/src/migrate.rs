@@ -88,6 +88,24 @@ impl MigrationError {
     }
 }
 
+/// Creates `schema` if it does not exist, under the migration lock.
+pub(crate) async fn ensure_schema(
+    client: &mut tokio_postgres::Client,
+    schema: &str,
+) -> Result<(), MigrationError> {
+    let pg = |e| MigrationError::Store(map_pg(e));
+    if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') || schema.is_empty() {
+        return Err(MigrationError::Store(sesame_store::StoreError::Other(
+            "schema names are [A-Za-z0-9_]+".into(),
+        )));
+    }
+    let tx = client.transaction().await.map_err(pg)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY]).await.map_err(pg)?;
+    tx.batch_execute("SET LOCAL client_min_messages = warning").await.map_err(pg)?;
+    tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).await.map_err(pg)?;
+    tx.commit().await.map_err(pg)
+}
+
 /// Applies `migrations` on `client` (the embedded set in production; tests pass others).
 pub async fn run_with(
     client: &mut tokio_postgres::Client,

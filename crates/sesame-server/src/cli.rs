@@ -169,8 +169,9 @@ async fn shutdown_signal() {
 
 async fn run_migrate(a: DbArgs) -> Result<(), Failure> {
     telemetry::init(a.log_format);
-    let cfg = crate::config::pg_config(&a.database_url, 2, Duration::from_secs(10))
+    let mut cfg = crate::config::pg_config(&a.database_url, 2, Duration::from_secs(10))
         .map_err(config_err)?;
+    cfg.schema = Some(a.database_schema.clone());
     let store = postgres(cfg, false).await?;
     let report = store.migrate().await.map_err(runtime_err)?;
     if report.applied.is_empty() {
@@ -187,8 +188,9 @@ async fn run_migrate(a: DbArgs) -> Result<(), Failure> {
 /// An engine over the migrated database of `a`, for the key commands.
 async fn key_engine(a: &DbArgs) -> Result<Engine, Failure> {
     telemetry::init(a.log_format);
-    let cfg = crate::config::pg_config(&a.database_url, 2, Duration::from_secs(10))
+    let mut cfg = crate::config::pg_config(&a.database_url, 2, Duration::from_secs(10))
         .map_err(config_err)?;
+    cfg.schema = Some(a.database_schema.clone());
     let store: Arc<dyn Store> = Arc::new(postgres(cfg, true).await?);
     Engine::new(store, AuthConfig::default()).map_err(config_err)
 }

@@ -116,6 +116,15 @@ pub struct ServeArgs {
     /// roots are always trusted). Without `sslmode=require` the connection is plaintext.
     #[arg(long, help_heading = "Storage", env = "SESAME_DATABASE_CA_FILE")]
     pub database_ca_file: Option<std::path::PathBuf>,
+    /// Postgres schema for Sesame's tables, created by migrations if missing (`public` for
+    /// databases set up before this default).
+    #[arg(
+        long,
+        help_heading = "Storage",
+        env = "SESAME_DATABASE_SCHEMA",
+        default_value = "sesame"
+    )]
+    pub database_schema: String,
     /// Most Postgres connections.
     #[arg(long, help_heading = "Storage", env = "SESAME_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: usize,
@@ -219,6 +228,9 @@ pub struct DbArgs {
     /// Postgres URL.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: String,
+    /// Postgres schema for Sesame's tables (created by migrations if missing).
+    #[arg(long, env = "SESAME_DATABASE_SCHEMA", default_value = "sesame")]
+    pub database_schema: String,
     /// Log line format.
     #[arg(long, env = "SESAME_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,
@@ -418,6 +430,7 @@ impl Config {
                     Duration::from_secs(a.db_timeout_secs.max(1)),
                 )?;
                 pg.ca_file = a.database_ca_file.clone();
+                pg.schema = Some(a.database_schema.clone());
                 pg.check().map_err(|e| {
                     ConfigError(format!("--database-ca-file / SESAME_DATABASE_CA_FILE: {e}"))
                 })?;

@@ -63,3 +63,32 @@ async fn tokio_postgres_client(db: &TestDb) -> tokio_postgres::Client {
     tokio::spawn(conn);
     client
 }
+
+/// Tables live in a dedicated schema (`sesame` by default), which `migrate` creates: they never
+/// mix with an application's own tables in `public`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_creates_the_dedicated_schema() {
+    assert_eq!(
+        sesame_postgres::PgConfig::new("postgres://x@h/db").schema.as_deref(),
+        Some(sesame_postgres::PgConfig::DEFAULT_SCHEMA)
+    );
+    let Some(db) = TestDb::empty().await else { return };
+    let mut client = tokio_postgres_client(&db).await;
+    let fresh = format!("{}_own", db.schema);
+    let mut cfg = db.config.clone();
+    cfg.schema = Some(fresh.clone());
+    let store = PgStore::new(cfg).unwrap();
+    store.migrate().await.expect("the schema is created, then migrated");
+    let tx = client.transaction().await.unwrap();
+    let n: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'tokens'",
+            &[&fresh],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+    tx.batch_execute(&format!("DROP SCHEMA \"{fresh}\" CASCADE")).await.unwrap();
+    tx.commit().await.unwrap();
+}
