@@ -109,7 +109,7 @@
   }
   function renderStats(body) {
     if (!isObj(body) || !isObj(body.stats)) return "";
-    return keysOf(body.stats).map(function (k) { return k + ": " + body.stats[k]; }).join(", ");
+    return keysOf(body.stats).map(function (k) { return k + ": " + JSON.stringify(body.stats[k]); }).join(", ");
   }
 
   if (typeof module !== "undefined" && module.exports) {
