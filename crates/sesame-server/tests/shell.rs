@@ -465,7 +465,7 @@ fn the_tutorial_in_the_web_shell_in_chromium() {
                 &mut runs,
             )
             .await;
-        assert!(out.contains(&format!(r#"coll: Credential, ts: Time(""#)), "{out}");
+        assert!(out.contains(r#"coll: Credential, ts: Time(""#), "{out}");
         assert!(out.contains(&format!(r#"document: Customer("{id}")"#)), "{out}");
         let who = d.script("return document.getElementById('who').textContent").await;
         assert!(who.as_str().unwrap_or_default().contains("authenticated"), "{who}");
@@ -474,7 +474,7 @@ fn the_tutorial_in_the_web_shell_in_chromium() {
         let out = d
             .run(&format!(r#"Credential.byDocument(Customer.byId("{id}"))!.login("sekret")"#), &mut runs)
             .await;
-        assert!(out.contains(&format!(r#"coll: Token, ts: Time(""#)), "{out}");
+        assert!(out.contains(r#"coll: Token, ts: Time(""#), "{out}");
         assert!(out.contains(&format!(r#"document: Customer("{id}")"#)), "{out}");
         let token = field(&out, "secret");
         assert!(token.starts_with("snt_"), "{out}");
