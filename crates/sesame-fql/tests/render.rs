@@ -1,63 +1,63 @@
-//! Golden tests of the FQL-notation renderer, from tagged JSON, for every value kind; and one
-//! end-to-end render of a `login` result.
+//! Golden tests of the FQL-notation renderer, from tagged JSON, for every value kind (the fixture
+//! `render_golden.json`, shared with the web shell's JavaScript renderer, which is checked here
+//! too with `node`); and one end-to-end render of a `login` result.
 
-use serde_json::json;
+use serde_json::Value;
 use sesame_fql::render::render_fql;
 use sesame_fql::testing::MemHost;
 use sesame_fql::Format;
 
+/// The shared fixture: tagged JSON in, FQL notation out. The web shell's JavaScript port of
+/// the renderer (`crates/sesame-server/src/shell/shell.js`) is checked against the same file
+/// below, so the two renderers cannot drift apart.
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/render_golden.json");
+const SHELL_JS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../sesame-server/src/shell/shell.js");
+
+fn golden() -> Vec<Value> {
+    let text = std::fs::read_to_string(GOLDEN).expect("read the golden fixture");
+    serde_json::from_str(&text).expect("the golden fixture is a JSON array")
+}
+
 #[test]
-fn every_value_kind() {
-    let cases = [
-        (json!(null), "null"),
-        (json!(true), "true"),
-        (json!("a\"b#{x}\n"), r#""a\"b\#{x}\n""#),
-        (json!({"@int": "42"}), "42"),
-        (json!({"@long": "9223372036854775807"}), "9223372036854775807"),
-        (json!({"@double": "1.5"}), "1.5"),
-        (json!({"@double": "Infinity"}), "Math.Infinity"),
-        (json!({"@time": "2023-07-26T04:35:40.910Z"}), r#"Time("2023-07-26T04:35:40.910Z")"#),
-        (json!({"@date": "2023-07-26"}), r#"Date("2023-07-26")"#),
-        (json!({"@bytes": "AAE="}), r#"Bytes("AAE=")"#),
-        (json!({"@mod": "Customer"}), "Customer"),
-        (json!({"@ref": {"id": "1", "coll": {"@mod": "Customer"}}}), r#"Customer("1")"#),
-        (
-            json!({"@ref": {"id": "1", "coll": {"@mod": "Customer"}, "exists": false, "cause": "not found"}}),
-            r#"Customer("1") /* not found */"#,
-        ),
-        (
-            json!({"@ref": {"id": "7", "coll": {"@mod": "Token"}, "exists": false, "cause": "deleted"}}),
-            r#"Token("7") /* deleted */"#,
-        ),
-        (
-            json!({"@ref": {"name": "Nope", "coll": {"@mod": "Collection"}, "exists": false, "cause": "not found"}}),
-            r#"Collection.byName("Nope") /* not found */"#,
-        ),
-        (
-            json!({"@ref": {"id": "1", "coll": {"@mod": "Customer"}, "exists": false, "cause": "permission denied"}}),
-            r#"Customer("1") /* permission denied */"#,
-        ),
-        (json!([{"@int": "1"}, "x", []]), r#"[1, "x", []]"#),
-        (json!({}), "{}"),
-        (json!({"a": {"@int": "1"}, "odd key": true}), r#"{ a: 1, "odd key": true }"#),
-        (json!({"@object": {"@weird": {"@int": "1"}}}), r#"{ "@weird": 1 }"#),
-        (
-            json!({"@set": {"data": [{"@int": "1"}], "after": "c1"}}),
-            r#"{ data: [1], after: "c1" }"#,
-        ),
-        (json!({"@set": "c1"}), r#"Set.paginate("c1")"#),
-        (
-            json!({"@doc": {"ts": {"@time": "2023-07-26T04:35:40Z"}, "coll": {"@mod": "Token"}, "id": "371287435110252578", "document": {"@ref": {"id": "371264255805095970", "coll": {"@mod": "Customer"}}}, "secret": "fnAbc"}}),
-            r#"{ id: "371287435110252578", coll: Token, ts: Time("2023-07-26T04:35:40Z"), document: Customer("371264255805095970"), secret: "fnAbc" }"#,
-        ),
-        (
-            json!({"@doc": {"name": "Customer", "coll": {"@mod": "Collection"}, "ts": {"@time": "2023-07-26T04:35:40Z"}}}),
-            r#"{ name: "Customer", coll: Collection, ts: Time("2023-07-26T04:35:40Z") }"#,
-        ),
-    ];
-    for (tagged, want) in cases {
-        assert_eq!(render_fql(&tagged), want, "{tagged}");
+fn every_value_kind_of_the_golden_fixture() {
+    let cases = golden();
+    assert!(cases.len() >= 40, "{} cases", cases.len());
+    for c in cases {
+        let want = c["fql"].as_str().expect("fql is a string");
+        assert_eq!(render_fql(&c["tagged"]), want, "{}: {}", c["name"], c["tagged"]);
     }
+}
+
+fn required() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+#[test]
+fn the_web_shells_renderer_agrees_on_the_golden_fixture() {
+    let script = r#"
+        const [js, fixture] = process.argv.slice(-2);
+        const { renderFql } = require(js);
+        const cases = JSON.parse(require("fs").readFileSync(fixture, "utf8"));
+        let bad = 0;
+        for (const c of cases) {
+            const got = renderFql(c.tagged);
+            if (got !== c.fql) { bad++; console.log(`${c.name}: got ${got}, want ${c.fql}`); }
+        }
+        console.log(`${cases.length - bad} passed, ${bad} failed`);
+        process.exit(bad ? 1 : 0);
+    "#;
+    let out =
+        match std::process::Command::new("node").args(["-e", script, SHELL_JS, GOLDEN]).output() {
+            Ok(o) => o,
+            Err(e) if !required() => {
+                eprintln!("SKIPPED: the web shell's renderer needs `node` to be tested ({e})");
+                return;
+            }
+            Err(e) => panic!("node is required under CI: {e}"),
+        };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(&format!("{} passed, 0 failed", golden().len())), "{text}");
 }
 
 #[test]

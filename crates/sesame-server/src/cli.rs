@@ -1,9 +1,10 @@
-//! The `sesame` command line: `serve` (default), `migrate`, `key create | list | revoke`.
+//! The `sesame` command line: `serve` (default), `migrate`, `shell`, `key create | list | revoke`.
 //!
 //! Wires configuration, storage, the engine and the HTTP server together; `main.rs` only calls
 //! [`main`]. Secrets printed here (a generated admin key, `key create`) go to the terminal once,
 //! never through the logger. Flags are defined in [`crate::config`]; what the key commands do
-//! through the engine is in [`keys`]. No HTTP handling here.
+//! through the engine is in [`keys`]; `sesame shell`, an HTTP client of `/query/1`, is [`shell`].
+//! No HTTP handling here.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use crate::config::{
 use crate::{serve, telemetry, App};
 
 pub mod keys;
+pub mod shell;
 
 /// Runs the command line; the process exit code.
 pub fn main() -> ExitCode {
@@ -37,6 +39,9 @@ pub fn main() -> ExitCode {
             None => run_serve(cli.serve).await,
             Some(Command::Serve(a)) => run_serve(a).await,
             Some(Command::Migrate(a)) => run_migrate(a).await,
+            Some(Command::Shell(a)) => {
+                shell::run(a).await.map_err(|shell::ShellError(code, msg)| Failure(code, msg))
+            }
             Some(Command::Key { command: KeyCommand::Create(a) }) => run_key_create(a).await,
             Some(Command::Key { command: KeyCommand::List(a) }) => run_key_list(a).await,
             Some(Command::Key { command: KeyCommand::Revoke(a) }) => run_key_revoke(a).await,

@@ -41,6 +41,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate(DbArgs),
+    /// An FQL shell in the terminal, against a running server's `/query/1`.
+    Shell(ShellArgs),
     /// Create, list and revoke keys directly in the database.
     Key {
         /// What to do with keys.
@@ -220,6 +222,17 @@ pub struct ServeArgs {
     /// 127.0.0.1:9187). Absent: no metrics. Keep it private: it has no authentication.
     #[arg(long, help_heading = "Observability", env = "SESAME_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Serve the web shell (an FQL console) at `/shell` [default: on when listening on
+    /// loopback, off otherwise]. `--shell` or `--shell=true` turns it on, `--shell=false` off.
+    #[arg(
+        long,
+        help_heading = "Server",
+        env = "SESAME_SHELL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub shell: Option<bool>,
 }
 
 /// Flags of commands that only need the database.
@@ -234,6 +247,40 @@ pub struct DbArgs {
     /// Log line format.
     #[arg(long, env = "SESAME_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,
+}
+
+/// Flags of `sesame shell`. The secret comes from `--secret-file`, `SESAME_SECRET`, or a prompt
+/// without echo; never from a flag, which other users of the machine could see.
+#[derive(Debug, Clone, Args)]
+pub struct ShellArgs {
+    /// The server's base URL (http://; the shell posts to `<URL>/query/1` over HTTP/1.1).
+    #[arg(long, env = "SESAME_ENDPOINT", default_value = "http://127.0.0.1:8787")]
+    pub endpoint: String,
+    /// A file whose first line is the secret to run queries with (else `SESAME_SECRET`, else a
+    /// prompt).
+    #[arg(long)]
+    pub secret_file: Option<std::path::PathBuf>,
+    /// Run this query, print its answer and exit (repeatable; stops at the first error with
+    /// exit status 1). Without `-e` and without a terminal, standard input holds the queries,
+    /// one per blank-line-separated block.
+    #[arg(short = 'e', long = "eval", value_name = "QUERY")]
+    pub eval: Vec<String>,
+}
+
+/// The secret `sesame shell` uses when no `--secret-file` is given: `SESAME_SECRET`.
+pub fn shell_secret_env() -> Option<String> {
+    std::env::var("SESAME_SECRET").ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+/// `$XDG_STATE_HOME`, else `~/.local/state` (where `sesame shell` keeps its history).
+pub fn state_home() -> Option<std::path::PathBuf> {
+    let abs = |v: std::ffi::OsString| {
+        let p = std::path::PathBuf::from(v);
+        p.is_absolute().then_some(p)
+    };
+    std::env::var_os("XDG_STATE_HOME")
+        .and_then(abs)
+        .or_else(|| std::env::var_os("HOME").and_then(abs).map(|h| h.join(".local").join("state")))
 }
 
 /// Flags of `sesame key create`.
@@ -443,6 +490,8 @@ impl Config {
             server: ServerConfig {
                 max_body_bytes: a.max_body_bytes.max(1),
                 shutdown_timeout: Duration::from_secs(a.shutdown_timeout_secs),
+                // An admin console: on a public address it invites phishing and guessing.
+                shell: a.shell.unwrap_or_else(|| a.listen.ip().is_loopback()),
                 ..ServerConfig::default()
             },
             auth: AuthConfig {
@@ -509,6 +558,18 @@ mod tests {
         assert_eq!(cfg.listen.to_string(), "127.0.0.1:8787");
         assert_eq!(cfg.auth.hash_params, HashParams::OWASP);
         assert_eq!(cfg.server.max_body_bytes, 64 * 1024);
+        assert!(cfg.server.shell, "the web shell is on on loopback");
+    }
+
+    #[test]
+    fn the_shell_is_off_off_loopback_unless_asked_for() {
+        let shell = |args: &[&str]| Config::from_args(serve_args(args)).unwrap().server.shell;
+        assert!(shell(&["--listen", "[::1]:8787"]));
+        assert!(!shell(&["--listen", "0.0.0.0:8787"]));
+        assert!(!shell(&["--listen", "10.1.2.3:8787"]));
+        assert!(shell(&["--listen", "0.0.0.0:8787", "--shell"]));
+        assert!(shell(&["--listen", "0.0.0.0:8787", "--shell=true"]));
+        assert!(!shell(&["--listen", "127.0.0.1:8787", "--shell=false"]));
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod response;
 pub mod rest;
+pub mod shell;
 pub mod telemetry;
 
 pub use error::ApiError;
@@ -49,6 +50,9 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// How long a client may take to send request headers (HTTP/1.1).
     pub header_read_timeout: Duration,
+    /// Whether to serve the web shell at `/shell` (see [`shell`]; off by default here, on by
+    /// default in `sesame serve` on loopback).
+    pub shell: bool,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +61,7 @@ impl Default for ServerConfig {
             max_body_bytes: 64 * 1024,
             shutdown_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(30),
+            shell: false,
         }
     }
 }
@@ -107,8 +112,11 @@ impl App {
         let started = Instant::now();
         let rid = self.request_id(&req);
         let is_query = req.uri().path() == fql::PATH;
+        let is_shell = self.config.shell && shell::is_shell_path(req.uri().path());
         let route = if is_query {
             "query"
+        } else if is_shell {
+            "shell"
         } else {
             rest::router::Route::parse(req.uri().path()).map_or("unmatched", |r| r.name())
         };
@@ -118,6 +126,8 @@ impl App {
             let served = async {
                 if is_query {
                     fql::handle(self, req, peer.ip()).await
+                } else if is_shell {
+                    shell::handle(req.method(), req.uri().path())
                 } else {
                     rest::handle(self, req, peer.ip()).await
                 }
