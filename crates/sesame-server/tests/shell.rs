@@ -92,7 +92,10 @@ fn sesame() -> Command {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("sesame-shell-{name}-{}", std::process::id()));
+    // Unique per call: tests run in parallel in one process.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("sesame-shell-{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("temp dir");
     d
@@ -378,7 +381,16 @@ fn screenshots_dir() -> PathBuf {
 }
 
 #[test]
-fn the_tutorial_in_the_web_shell_in_chromium() {
+fn the_tutorial_in_the_web_shell_in_chromium_on_memory() {
+    web_tutorial(false);
+}
+
+#[test]
+fn the_tutorial_in_the_web_shell_in_chromium_on_postgres() {
+    web_tutorial(true);
+}
+
+fn web_tutorial(postgres: bool) {
     let (chromium, chromedriver) =
         (Path::new("/usr/bin/chromium"), Path::new("/usr/bin/chromedriver"));
     if !chromium.exists() || !chromedriver.exists() {
@@ -389,7 +401,10 @@ fn the_tutorial_in_the_web_shell_in_chromium() {
         eprintln!("SKIPPED: the browser test needs /usr/bin/chromium and /usr/bin/chromedriver (apt-get install chromium chromium-driver)");
         return;
     }
-    let server = Server::start(false).expect("server");
+    let Some(server) = Server::start(postgres) else {
+        eprintln!("SKIPPED: the web shell tutorial on Postgres needs SESAME_TEST_DATABASE_URL");
+        return;
+    };
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut driver_proc = Command::new(chromedriver)
         .arg(format!("--port={port}"))
@@ -397,8 +412,9 @@ fn the_tutorial_in_the_web_shell_in_chromium() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start chromedriver");
-    let profile = temp_dir("chromium-profile");
-    let shots = screenshots_dir();
+    let profile = temp_dir(if postgres { "chromium-profile-pg" } else { "chromium-profile" });
+    let shots = screenshots_dir().join(if postgres { "postgres" } else { "memory" });
+    std::fs::create_dir_all(&shots).expect("screenshots dir");
     let result = server.rt.block_on(async {
         let (proxy, seen) = recording_proxy(server.addr).await;
         let mut d = Driver {
