@@ -40,6 +40,8 @@ pub mod telemetry;
 pub use error::ApiError;
 use response::Body;
 
+pub mod timer;
+
 /// The request id header, read from requests and set on every response.
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -125,15 +127,13 @@ impl App {
             Some(r) => r.as_ref().map_or("unmatched", |r| r.name()),
         };
         // The path only: query strings may carry personal data (e-mail filters).
-        static NO_SPAN: std::sync::LazyLock<bool> =
-            std::sync::LazyLock::new(|| std::env::var("EXP_NO_SPAN").is_ok());
-        let span = if *NO_SPAN { tracing::Span::none() } else { tracing::info_span!(
+        let span = tracing::info_span!(
             "request",
             id = %rid.to_str().unwrap_or_default(),
             method = %req.method(),
             path = %req.uri().path(),
             peer = %peer.ip(),
-        ) };
+        );
         async move {
             let served = async {
                 match route {
@@ -180,22 +180,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    let exp = |k: &str| std::env::var(k).is_ok();
-    if !exp("EXP_NO_TIMER") {
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(app.config.header_read_timeout);
-    }
-    if !exp("EXP_NO_MAXBUF") {
-        builder.http1().max_buf_size(128 * 1024);
-    }
-    if exp("EXP_NO_WRITEV") {
-        builder.http1().writev(false);
-    }
-    if exp("EXP_H1_ONLY") {
-        builder = builder.http1_only();
-    }
+    // HTTP/1's header-read timeout is armed for every request: on a coarse timer (a timeout
+    // fires up to `timer::TICK` late) rather than tokio's, which costs a timer-wheel insert and
+    // removal per request. HTTP/2 keeps tokio's timer (one keep-alive ping per connection).
+    builder
+        .http1()
+        .timer(timer::CoarseTimer::new())
+        .header_read_timeout(app.config.header_read_timeout)
+        .max_buf_size(128 * 1024);
     builder
         .http2()
         .timer(TokioTimer::new())

@@ -136,7 +136,9 @@ pub(crate) fn record_request(route: &'static str, status: u16, seconds: f64) {
         })
         .increment(1);
     r.duration
-        .get_or_init(|| metrics::histogram!("sesame_http_request_duration_seconds", "route" => route))
+        .get_or_init(
+            || metrics::histogram!("sesame_http_request_duration_seconds", "route" => route),
+        )
         .record(seconds);
 }
 

@@ -11,9 +11,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sesame_auth::{NewKey, NewToken};
-use sesame_model::{
-    Collection, Credential, Data, DocId, DocRef, Document, Key, Timestamp, Token,
-};
+use sesame_model::{Collection, Credential, Data, DocId, DocRef, Document, Key, Timestamp, Token};
 use sesame_store::Page;
 
 use crate::response::{Out, Repr};

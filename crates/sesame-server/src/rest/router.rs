@@ -69,11 +69,12 @@ impl Route {
         let mut segs: [Cow<'_, str>; MAX_SEGMENTS] = Default::default();
         let mut n = 0;
         for seg in rest.split('/') {
-            let decoded = percent_encoding::percent_decode_str(seg).decode_utf8().map_err(|_| {
-                ApiError::InvalidRequest(
-                    "the path is not valid UTF-8 after percent-decoding".into(),
-                )
-            })?;
+            let decoded =
+                percent_encoding::percent_decode_str(seg).decode_utf8().map_err(|_| {
+                    ApiError::InvalidRequest(
+                        "the path is not valid UTF-8 after percent-decoding".into(),
+                    )
+                })?;
             if let Some(slot) = segs.get_mut(n) {
                 *slot = decoded;
             }
