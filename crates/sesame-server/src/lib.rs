@@ -185,7 +185,7 @@ pub async fn serve(
     // removal per request. HTTP/2 keeps tokio's timer (one keep-alive ping per connection).
     builder
         .http1()
-        .timer(timer::CoarseTimer::new())
+        .timer(timer::CoarseTimer::start())
         .header_read_timeout(app.config.header_read_timeout)
         .max_buf_size(128 * 1024);
     builder

@@ -35,7 +35,7 @@ pub struct CoarseTimer {
 
 impl CoarseTimer {
     /// A timer, with its ticker spawned on the current tokio runtime.
-    pub fn new() -> Self {
+    pub fn start() -> Self {
         let shards: Arc<[Shard]> = (0..SHARDS).map(|_| Mutex::new(slab::Slab::new())).collect();
         let weak = Arc::downgrade(&shards);
         tokio::spawn(tick(weak));
@@ -158,7 +158,7 @@ mod tests {
 
     #[tokio::test]
     async fn fires_after_the_deadline_within_a_tick() {
-        let t = CoarseTimer::new();
+        let t = CoarseTimer::start();
         let started = Instant::now();
         t.sleep(Duration::from_millis(100)).await;
         let took = started.elapsed();
@@ -169,7 +169,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_or_reset_sleep_leaves_nothing_behind() {
-        let t = CoarseTimer::new();
+        let t = CoarseTimer::start();
         let mut s = t.sleep(Duration::from_secs(30));
         assert!(futures_util::poll!(s.as_mut()).is_pending());
         assert_eq!(t.shards.iter().map(|s| s.lock().unwrap().len()).sum::<usize>(), 1);
