@@ -65,6 +65,13 @@ impl Timestamp {
         String::from_utf8(b[..len].to_vec()).expect("ASCII")
     }
 
+    /// Calls `f` with the RFC 3339 form ([`Timestamp::to_rfc3339`]) written on the stack: for
+    /// encoders that take a `&str` without allocating.
+    pub fn with_rfc3339<R>(self, f: impl FnOnce(&str) -> R) -> R {
+        let (b, len) = self.rfc3339_bytes();
+        f(std::str::from_utf8(&b[..len]).unwrap_or_default())
+    }
+
     /// The RFC 3339 form in a stack buffer: the bytes and their length.
     fn rfc3339_bytes(self) -> ([u8; 27], usize) {
         let secs = self.0.div_euclid(1_000_000);

@@ -5,7 +5,9 @@
 //! small number of connections, and tokio-postgres pipelines them (it sends a query without
 //! waiting for the previous answer). Fewer busy backends and batched round trips let the same
 //! cores serve more requests. A lane whose connection broke reconnects on next use. Only these
-//! two read-only, single-row statements use lanes; every write goes through the pool.
+//! two read-only, single-row statements use lanes; every write (the `last_used` touch included)
+//! goes through the pool. Each lookup takes the lane with the fewest lookups in flight, so one
+//! stalled connection does not hold a fixed share of requests behind it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -18,7 +20,7 @@ use tokio_postgres::{Client, NoTls, Row, Statement};
 use crate::error::map_pg;
 
 /// How many lanes a store keeps (extra connections beyond the pool).
-pub(crate) const LANES: usize = 2;
+pub(crate) const LANES: usize = 4;
 
 /// Which lookup.
 #[derive(Debug, Clone, Copy)]
@@ -38,8 +40,24 @@ pub(crate) struct Lanes {
     config: tokio_postgres::Config,
     tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     connect_timeout: Duration,
-    lanes: Vec<RwLock<Option<Arc<Conn>>>>,
+    lanes: Vec<Lane>,
     next: AtomicUsize,
+}
+
+/// One lane: its connection (made on first use, remade when broken) and how many lookups are
+/// waiting on it.
+struct Lane {
+    conn: RwLock<Option<Arc<Conn>>>,
+    in_flight: AtomicUsize,
+}
+
+/// Counts a lookup in flight on a lane until dropped (answered, failed or cancelled).
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for Lanes {
@@ -61,7 +79,9 @@ impl Lanes {
             config,
             tls,
             connect_timeout,
-            lanes: (0..LANES).map(|_| RwLock::new(None)).collect(),
+            lanes: (0..LANES)
+                .map(|_| Lane { conn: RwLock::new(None), in_flight: AtomicUsize::new(0) })
+                .collect(),
             next: AtomicUsize::new(0),
         }
     }
@@ -76,14 +96,36 @@ impl Lanes {
         Ok(Conn { client, token, key })
     }
 
-    async fn lane(&self) -> Result<Arc<Conn>, StoreError> {
-        let lane = &self.lanes[self.next.fetch_add(1, Ordering::Relaxed) % self.lanes.len()];
-        if let Some(c) = lane.read().await.as_ref() {
+    /// The least loaded lane (fewest lookups in flight; ties broken round-robin), counted in
+    /// flight until the guard drops. A lane whose connection or backend stalls (descheduled,
+    /// a long answer ahead in its pipeline) then stops receiving new lookups instead of
+    /// queueing a fixed share of them behind the stall.
+    fn pick(&self) -> (&Lane, InFlight<'_>) {
+        let n = self.lanes.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut best = &self.lanes[start % n];
+        let mut best_load = best.in_flight.load(Ordering::Relaxed);
+        for i in 1..n {
+            if best_load == 0 {
+                break;
+            }
+            let lane = &self.lanes[(start + i) % n];
+            let load = lane.in_flight.load(Ordering::Relaxed);
+            if load < best_load {
+                (best, best_load) = (lane, load);
+            }
+        }
+        best.in_flight.fetch_add(1, Ordering::Relaxed);
+        (best, InFlight(&best.in_flight))
+    }
+
+    async fn conn(&self, lane: &Lane) -> Result<Arc<Conn>, StoreError> {
+        if let Some(c) = lane.conn.read().await.as_ref() {
             if !c.client.is_closed() {
                 return Ok(c.clone());
             }
         }
-        let mut w = lane.write().await;
+        let mut w = lane.conn.write().await;
         if let Some(c) = w.as_ref() {
             if !c.client.is_closed() {
                 return Ok(c.clone());
@@ -100,7 +142,8 @@ impl Lanes {
         which: Lookup,
         digest: &[u8],
     ) -> Result<Option<Row>, StoreError> {
-        let c = self.lane().await?;
+        let (lane, _in_flight) = self.pick();
+        let c = self.conn(lane).await?;
         let stmt = match which {
             Lookup::Token => &c.token,
             Lookup::Key => &c.key,

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt as _;
-use http::{HeaderValue, Request, Response};
+use http::{HeaderName, HeaderValue, Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -40,6 +40,11 @@ pub mod telemetry;
 
 pub use error::ApiError;
 use response::Body;
+
+pub mod timer;
+
+/// The request id header, read from requests and set on every response.
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Settings of the HTTP layer itself.
 #[derive(Debug, Clone)]
@@ -94,17 +99,25 @@ impl App {
         }
     }
 
-    fn request_id(&self, req: &Request<Incoming>) -> String {
-        if let Some(v) = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()) {
-            if !v.is_empty()
-                && v.len() <= 64
-                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    /// The client's `x-request-id` when it is short and plain, else a new id
+    /// `{prefix:08x}-{n:x}` (written on the stack: one allocation, the header's).
+    fn request_id(&self, req: &Request<Incoming>) -> HeaderValue {
+        if let Some(v) = req.headers().get(&X_REQUEST_ID) {
+            let b = v.as_bytes();
+            if !b.is_empty()
+                && b.len() <= 64
+                && b.iter().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
             {
-                return v.to_owned();
+                return v.clone();
             }
         }
         let n = self.request_ids.next.fetch_add(1, Ordering::Relaxed);
-        format!("{:08x}-{n:x}", self.request_ids.prefix)
+        let mut buf = [0u8; 8 + 1 + 16];
+        let mut len = hex(&mut buf, u64::from(self.request_ids.prefix), 8);
+        buf[len] = b'-';
+        len += 1;
+        len += hex(&mut buf[len..], n, 1);
+        HeaderValue::from_bytes(&buf[..len]).unwrap_or_else(|_| HeaderValue::from_static("-"))
     }
 
     /// Answers one request: id, span, panic guard, access log. Never fails.
@@ -112,24 +125,28 @@ impl App {
         let started = Instant::now();
         let rid = self.request_id(&req);
         let is_query = req.uri().path() == fql::PATH;
-        let is_shell = self.config.shell && shell::is_shell_path(req.uri().path());
-        let route = if is_query {
-            "query"
-        } else if is_shell {
-            "shell"
-        } else {
-            rest::router::Route::parse(req.uri().path()).map_or("unmatched", |r| r.name())
+        let is_shell = !is_query && self.config.shell && shell::is_shell_path(req.uri().path());
+        // Matched once: for the metrics label here and for dispatch in `rest`.
+        let route = (!is_query && !is_shell).then(|| rest::router::Route::parse(req.uri().path()));
+        let route_name = match &route {
+            None if is_shell => "shell",
+            None => "query",
+            Some(r) => r.as_ref().map_or("unmatched", |r| r.name()),
         };
         // The path only: query strings may carry personal data (e-mail filters).
-        let span = tracing::info_span!("request", id = %rid, method = %req.method(), path = %req.uri().path(), peer = %peer.ip());
+        let span = tracing::info_span!(
+            "request",
+            id = %rid.to_str().unwrap_or_default(),
+            method = %req.method(),
+            path = %req.uri().path(),
+            peer = %peer.ip(),
+        );
         async move {
             let served = async {
-                if is_query {
-                    fql::handle(self, req, peer.ip()).await
-                } else if is_shell {
-                    shell::handle(req.method(), req.uri().path())
-                } else {
-                    rest::handle(self, req, peer.ip()).await
+                match route {
+                    None if is_shell => shell::handle(req.method(), req.uri().path()),
+                    None => fql::handle(self, req, peer.ip()).await,
+                    Some(route) => rest::handle_routed(self, req, peer.ip(), route).await,
                 }
             };
             let mut resp = match std::panic::AssertUnwindSafe(served).catch_unwind().await {
@@ -139,11 +156,9 @@ impl App {
                     ApiError::Internal("the handler panicked".into()).into_response()
                 }
             };
-            if let Ok(v) = HeaderValue::from_str(&rid) {
-                resp.headers_mut().insert("x-request-id", v);
-            }
+            resp.headers_mut().insert(X_REQUEST_ID, rid);
             let elapsed = started.elapsed();
-            metrics::record_request(route, resp.status().as_u16(), elapsed.as_secs_f64());
+            metrics::record_request(route_name, resp.status().as_u16(), elapsed.as_secs_f64());
             tracing::info!(
                 status = resp.status().as_u16(),
                 micros = elapsed.as_micros() as u64,
@@ -156,6 +171,16 @@ impl App {
     }
 }
 
+/// Writes `v` in lowercase hex, at least `min` digits, at the start of `out`; the digits written.
+fn hex(out: &mut [u8], v: u64, min: usize) -> usize {
+    let digits = (16 - v.leading_zeros() as usize / 4).max(min);
+    for (i, d) in out[..digits].iter_mut().enumerate() {
+        let nibble = (v >> (4 * (digits - 1 - i))) & 0xf;
+        *d = b"0123456789abcdef"[nibble as usize];
+    }
+    digits
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves, then drains connections.
 pub async fn serve(
     listener: TcpListener,
@@ -163,9 +188,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1's header-read timeout is armed for every request: on a coarse timer (a timeout
+    // fires up to `timer::TICK` late) rather than tokio's, which costs a timer-wheel insert and
+    // removal per request. HTTP/2 keeps tokio's timer (one keep-alive ping per connection).
     builder
         .http1()
-        .timer(TokioTimer::new())
+        .timer(timer::CoarseTimer::start())
         .header_read_timeout(app.config.header_read_timeout)
         .max_buf_size(128 * 1024);
     builder
@@ -213,4 +241,16 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_writes_like_format() {
+        for (v, min) in [(0u64, 1), (0, 8), (0xab, 8), (u64::MAX, 1), (0x1234_5678, 8), (17, 1)] {
+            let mut b = [0u8; 16];
+            let n = super::hex(&mut b, v, min);
+            assert_eq!(std::str::from_utf8(&b[..n]).unwrap(), format!("{v:0min$x}"));
+        }
+    }
 }

@@ -9,7 +9,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
@@ -29,17 +29,117 @@ const BUCKETS: &[f64] = &[
 
 /// Installs the global Prometheus recorder. Call once per process.
 pub fn install() -> Result<PrometheusHandle, String> {
-    PrometheusBuilder::new()
+    let handle = PrometheusBuilder::new()
         .set_buckets(BUCKETS)
         .map_err(|e| e.to_string())?
         .install_recorder()
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    let _ = HANDLES.set(Handles::new());
+    Ok(handle)
 }
+
+/// Route names the per-request metrics cache handles for (every [`crate::rest::router::Route`]
+/// name, the query endpoint, unmatched paths); another name is recorded without the cache.
+const ROUTES: &[&str] = &[
+    "healthz",
+    "readyz",
+    "openapi",
+    "collections",
+    "collection",
+    "documents",
+    "document",
+    "document_credential",
+    "document_tokens",
+    "credentials",
+    "credential",
+    "credential_login",
+    "credential_verify",
+    "login",
+    "tokens",
+    "token_self",
+    "token",
+    "identity",
+    "keys",
+    "key",
+    "audit",
+    "query",
+    "unmatched",
+];
+
+/// Statuses the cache holds a counter for, with their labels; another status is recorded
+/// without the cache.
+const STATUSES: &[(u16, &str)] = &[
+    (200, "200"),
+    (201, "201"),
+    (204, "204"),
+    (400, "400"),
+    (401, "401"),
+    (403, "403"),
+    (404, "404"),
+    (405, "405"),
+    (409, "409"),
+    (413, "413"),
+    (415, "415"),
+    (422, "422"),
+    (429, "429"),
+    (431, "431"),
+    (500, "500"),
+    (503, "503"),
+];
+
+/// Metric handles per route (and status), registered with the recorder on first use (so that
+/// only series that happened are exported), then reused: a request neither formats its status
+/// nor looks its series up in the recorder's registry.
+struct Handles {
+    routes: Box<[RouteHandles]>,
+}
+
+struct RouteHandles {
+    duration: OnceLock<metrics::Histogram>,
+    requests: [OnceLock<metrics::Counter>; STATUSES.len()],
+}
+
+impl Handles {
+    fn new() -> Self {
+        let routes = ROUTES
+            .iter()
+            .map(|_| RouteHandles {
+                duration: OnceLock::new(),
+                requests: std::array::from_fn(|_| OnceLock::new()),
+            })
+            .collect();
+        Handles { routes }
+    }
+}
+
+/// Set by [`install`]: without a global recorder installed, handles are not cached (they would
+/// stay no-ops).
+static HANDLES: OnceLock<Handles> = OnceLock::new();
 
 /// Records one answered request.
 pub(crate) fn record_request(route: &'static str, status: u16, seconds: f64) {
-    metrics::counter!("sesame_http_requests_total", "route" => route, "status" => status.to_string()).increment(1);
-    metrics::histogram!("sesame_http_request_duration_seconds", "route" => route).record(seconds);
+    let cached = HANDLES.get().and_then(|h| {
+        let r = &h.routes[ROUTES.iter().position(|n| *n == route)?];
+        let s = STATUSES.iter().position(|(code, _)| *code == status)?;
+        Some((r, s))
+    });
+    let Some((r, s)) = cached else {
+        metrics::counter!("sesame_http_requests_total", "route" => route, "status" => status.to_string()).increment(1);
+        metrics::histogram!("sesame_http_request_duration_seconds", "route" => route)
+            .record(seconds);
+        return;
+    };
+    r.requests[s]
+        .get_or_init(|| {
+            let label = STATUSES[s].1;
+            metrics::counter!("sesame_http_requests_total", "route" => route, "status" => label)
+        })
+        .increment(1);
+    r.duration
+        .get_or_init(
+            || metrics::histogram!("sesame_http_request_duration_seconds", "route" => route),
+        )
+        .record(seconds);
 }
 
 /// The scrape body: refreshes the gauges that are read rather than pushed, then renders.

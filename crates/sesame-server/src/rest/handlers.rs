@@ -26,7 +26,23 @@ where
     B: hyper::body::Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    match dispatch(app, req, client).await {
+    let route = Route::parse(req.uri().path());
+    handle_routed(app, req, client, route).await
+}
+
+/// [`handle`] for a request whose path the caller already matched (the server matches it once,
+/// for its metrics label and for dispatch).
+pub async fn handle_routed<B>(
+    app: &App,
+    req: Request<B>,
+    client: std::net::IpAddr,
+    route: Result<Route>,
+) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    match dispatch(app, req, client, route).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -52,14 +68,19 @@ fn created<T: Repr + ?Sized>(v: &T) -> Result<Response<Body>> {
     Ok(respond(StatusCode::CREATED, v))
 }
 
-async fn dispatch<B>(app: &App, req: Request<B>, client: std::net::IpAddr) -> Result<Response<Body>>
+async fn dispatch<B>(
+    app: &App,
+    req: Request<B>,
+    client: std::net::IpAddr,
+    route: Result<Route>,
+) -> Result<Response<Body>>
 where
     B: hyper::body::Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let (parts, body) = req.into_parts();
     protocol::check_header_budget(&parts.headers)?;
-    let op = Route::parse(parts.uri.path())?.op(&parts.method)?;
+    let op = route?.op(&parts.method)?;
     let query = parts.uri.query();
     let e = &app.engine;
     match op {

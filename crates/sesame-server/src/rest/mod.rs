@@ -9,4 +9,4 @@ pub mod repr;
 pub mod router;
 pub mod wire;
 
-pub use handlers::handle;
+pub use handlers::{handle, handle_routed};

@@ -11,7 +11,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sesame_auth::{NewKey, NewToken};
-use sesame_model::{Collection, Credential, Data, DocId, DocRef, Document, Key, Token};
+use sesame_model::{Collection, Credential, Data, DocId, DocRef, Document, Key, Timestamp, Token};
 use sesame_store::Page;
 
 use crate::response::{Out, Repr};
@@ -25,14 +25,43 @@ impl<T: fmt::Display> Serialize for Shown<T> {
     }
 }
 
+/// An id as a JSON string, its digits written on the stack (no formatting machinery).
+struct IdOut(DocId);
+
+impl Serialize for IdOut {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        let mut v = self.0.get();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        s.serialize_str(std::str::from_utf8(&buf[i..]).unwrap_or_default())
+    }
+}
+
+/// A time as an RFC 3339 JSON string, written on the stack.
+struct TsOut(Timestamp);
+
+impl Serialize for TsOut {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.with_rfc3339(|t| s.serialize_str(t))
+    }
+}
+
 #[derive(Serialize)]
 struct RefOut<'a> {
     coll: &'a str,
-    id: Shown<DocId>,
+    id: IdOut,
 }
 
 fn ref_out(r: &DocRef) -> RefOut<'_> {
-    RefOut { coll: r.coll.as_str(), id: Shown(r.id) }
+    RefOut { coll: r.coll.as_str(), id: IdOut(r.id) }
 }
 
 fn data_out(d: &Option<Data>) -> Option<&Map<String, Value>> {
@@ -44,7 +73,7 @@ impl Repr for Collection {
         let mut m = s.serialize_map(Some(3))?;
         m.serialize_entry("name", self.name.as_str())?;
         m.serialize_entry("coll", "Collection")?;
-        m.serialize_entry("ts", &Shown(self.ts))?;
+        m.serialize_entry("ts", &TsOut(self.ts))?;
         m.end()
     }
 }
@@ -53,9 +82,9 @@ impl Repr for Document {
     /// `{"id","coll","ts", …fields}`.
     fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(3 + self.fields.len()))?;
-        m.serialize_entry("id", &Shown(self.id))?;
+        m.serialize_entry("id", &IdOut(self.id))?;
         m.serialize_entry("coll", self.coll.as_str())?;
-        m.serialize_entry("ts", &Shown(self.ts))?;
+        m.serialize_entry("ts", &TsOut(self.ts))?;
         for (k, v) in self.fields.as_map() {
             m.serialize_entry(k, v)?;
         }
@@ -67,9 +96,9 @@ impl Repr for Credential {
     /// `{"id","coll":"Credential","ts","document","data"?}` — never a password or hash.
     fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("id", &Shown(self.id))?;
+        m.serialize_entry("id", &IdOut(self.id))?;
         m.serialize_entry("coll", "Credential")?;
-        m.serialize_entry("ts", &Shown(self.ts))?;
+        m.serialize_entry("ts", &TsOut(self.ts))?;
         m.serialize_entry("document", &ref_out(&self.document))?;
         if let Some(d) = data_out(&self.data) {
             m.serialize_entry("data", d)?;
@@ -79,12 +108,12 @@ impl Repr for Credential {
 }
 
 fn token_entries<M: SerializeMap>(t: &Token, m: &mut M) -> Result<(), M::Error> {
-    m.serialize_entry("id", &Shown(t.id))?;
+    m.serialize_entry("id", &IdOut(t.id))?;
     m.serialize_entry("coll", "Token")?;
-    m.serialize_entry("ts", &Shown(t.ts))?;
+    m.serialize_entry("ts", &TsOut(t.ts))?;
     m.serialize_entry("document", &ref_out(&t.document))?;
     if let Some(ttl) = t.ttl {
-        m.serialize_entry("ttl", &Shown(ttl))?;
+        m.serialize_entry("ttl", &TsOut(ttl))?;
     }
     if let Some(d) = data_out(&t.data) {
         m.serialize_entry("data", d)?;
@@ -97,7 +126,7 @@ fn token_entries<M: SerializeMap>(t: &Token, m: &mut M) -> Result<(), M::Error> 
         m.serialize_entry("user_agent", ua)?;
     }
     if let Some(u) = t.last_used {
-        m.serialize_entry("last_used", &Shown(u))?;
+        m.serialize_entry("last_used", &TsOut(u))?;
     }
     Ok(())
 }
@@ -122,12 +151,12 @@ impl Repr for NewToken {
 }
 
 fn key_entries<M: SerializeMap>(k: &Key, m: &mut M) -> Result<(), M::Error> {
-    m.serialize_entry("id", &Shown(k.id))?;
+    m.serialize_entry("id", &IdOut(k.id))?;
     m.serialize_entry("coll", "Key")?;
-    m.serialize_entry("ts", &Shown(k.ts))?;
+    m.serialize_entry("ts", &TsOut(k.ts))?;
     m.serialize_entry("role", k.role.as_str())?;
     if let Some(ttl) = k.ttl {
-        m.serialize_entry("ttl", &Shown(ttl))?;
+        m.serialize_entry("ttl", &TsOut(ttl))?;
     }
     if let Some(d) = data_out(&k.data) {
         m.serialize_entry("data", d)?;
@@ -169,9 +198,9 @@ impl Repr for sesame_model::AuditEvent {
     /// `{"id","coll":"Audit","ts","type","reason"?,"actor"?,"identity"?,"credential"?,"token"?,"key"?,"client_addr"?,"count"?}`.
     fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("id", &Shown(self.id))?;
+        m.serialize_entry("id", &IdOut(self.id))?;
         m.serialize_entry("coll", "Audit")?;
-        m.serialize_entry("ts", &Shown(self.ts))?;
+        m.serialize_entry("ts", &TsOut(self.ts))?;
         m.serialize_entry("type", self.kind.as_str())?;
         if let Some(r) = &self.reason {
             m.serialize_entry("reason", r)?;

@@ -4,9 +4,14 @@
 //! Paths are split on `/` and each segment percent-decoded; a segment that is not UTF-8 is an
 //! `invalid_request`. No handler logic lives here.
 
+use std::borrow::Cow;
+
 use http::Method;
 
 use crate::error::ApiError;
+
+/// The most segments a route has (`/collections/{coll}/documents/{id}/credential`).
+const MAX_SEGMENTS: usize = 5;
 
 /// A matched route with its path parameters (still unparsed strings).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,22 +64,32 @@ impl Route {
     /// Matches a path (without query string).
     pub fn parse(path: &str) -> Result<Route, ApiError> {
         let Some(rest) = path.strip_prefix('/') else { return Err(ApiError::RouteNotFound) };
-        let segs = rest
-            .split('/')
-            .map(|s| {
-                percent_encoding::percent_decode_str(s)
-                    .decode_utf8()
-                    .map(|c| c.into_owned())
-                    .map_err(|_| {
-                        ApiError::InvalidRequest(
-                            "the path is not valid UTF-8 after percent-decoding".into(),
-                        )
-                    })
-            })
-            .collect::<Result<Vec<String>, _>>()?;
-        let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+        // At most `MAX_SEGMENTS` segments, decoded on the stack: a segment without `%` is
+        // borrowed, so matching a route allocates only for the parameters it keeps.
+        let mut segs: [Cow<'_, str>; MAX_SEGMENTS] = Default::default();
+        let mut n = 0;
+        for seg in rest.split('/') {
+            let decoded =
+                percent_encoding::percent_decode_str(seg).decode_utf8().map_err(|_| {
+                    ApiError::InvalidRequest(
+                        "the path is not valid UTF-8 after percent-decoding".into(),
+                    )
+                })?;
+            if let Some(slot) = segs.get_mut(n) {
+                *slot = decoded;
+            }
+            n += 1;
+        }
+        if n > MAX_SEGMENTS {
+            return Err(ApiError::RouteNotFound);
+        }
+        let mut strs: [&str; MAX_SEGMENTS] = [""; MAX_SEGMENTS];
+        for (d, s) in strs.iter_mut().zip(&segs[..n]) {
+            *d = s;
+        }
+        let s = &strs[..n];
         let o = |x: &str| x.to_owned();
-        let r = match s.as_slice() {
+        let r = match s {
             ["healthz"] => Route::Healthz,
             ["readyz"] => Route::Readyz,
             ["openapi.json"] => Route::OpenApi,
