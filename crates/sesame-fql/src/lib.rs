@@ -54,6 +54,31 @@ pub use stdlib::deep_merge;
 pub use template::{decode_request, Request};
 pub use value::{DocKey, DocRef, Object, Value};
 
+/// Names of the language's modules: collections may not take them.
+pub const RESERVED_COLLECTION_NAMES: &[&str] = &[
+    "Collection",
+    "Credential",
+    "Credentials",
+    "Token",
+    "Key",
+    "Role",
+    "Query",
+    "Time",
+    "Set",
+    "Math",
+    "Object",
+    "Array",
+    "String",
+    "Function",
+    "Database",
+    "AccessProvider",
+    "Date",
+    "ID",
+    "Boolean",
+    "Number",
+    "Null",
+];
+
 /// The stack a query thread should have (release builds).
 pub const STACK_BYTES: usize = 16 * 1024 * 1024;
 

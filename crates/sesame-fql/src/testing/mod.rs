@@ -23,29 +23,7 @@ use crate::Options;
 pub(super) type R<T> = Result<T, QueryError>;
 
 /// Names that user collections may not take.
-pub(super) const RESERVED_NAMES: &[&str] = &[
-    "Collection",
-    "Credential",
-    "Credentials",
-    "Token",
-    "Key",
-    "Role",
-    "Query",
-    "Time",
-    "Set",
-    "Math",
-    "Object",
-    "Array",
-    "String",
-    "Function",
-    "Database",
-    "AccessProvider",
-    "Date",
-    "ID",
-    "Boolean",
-    "Number",
-    "Null",
-];
+pub(super) const RESERVED_NAMES: &[&str] = crate::RESERVED_COLLECTION_NAMES;
 pub(super) const BUILTIN_ROLES: &[&str] = &["admin", "server", "server-readonly", "client"];
 
 #[derive(Debug, Clone)]

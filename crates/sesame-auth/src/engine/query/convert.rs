@@ -152,31 +152,6 @@ pub(super) fn auth_error(e: AuthError) -> QueryError {
 
 const CREATE_MSG: &str = "Failed to create Collection.";
 
-/// Names of the query language's modules, which collections may not take.
-const RESERVED: &[&str] = &[
-    "Collection",
-    "Credential",
-    "Credentials",
-    "Token",
-    "Key",
-    "Role",
-    "Query",
-    "Time",
-    "Set",
-    "Math",
-    "Object",
-    "Array",
-    "String",
-    "Function",
-    "Database",
-    "AccessProvider",
-    "Date",
-    "ID",
-    "Boolean",
-    "Number",
-    "Null",
-];
-
 fn field_names(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::Array(a)) => a
@@ -204,7 +179,7 @@ pub(super) fn collection_def(def: &Object, now: sesame_model::Timestamp) -> R<Co
         Some(Value::Str(s)) => s.to_string(),
         _ => return Err(cf(CREATE_MSG, "name", "Missing required field")),
     };
-    if RESERVED.iter().any(|r| *r == name) {
+    if sesame_fql::RESERVED_COLLECTION_NAMES.contains(&name.as_str()) {
         return Err(cf(CREATE_MSG, "name", format!("The identifier `{name}` is reserved.")));
     }
     let coll_name: CollectionName = name.parse().map_err(|e: sesame_model::ModelError| {
