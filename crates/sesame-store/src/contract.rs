@@ -298,6 +298,13 @@ pub trait Store:
     /// previous transaction's of this store if that is not earlier (so it is monotonic per
     /// store). The caller gives the time: stores never read a clock.
     async fn begin(&self, ts: Timestamp) -> Result<Box<dyn StoreTx>, StoreError>;
+
+    /// Starts a transaction for reading only: the same snapshot semantics as [`Store::begin`],
+    /// but a backend may make it cheaper (the memory store takes no writer lock), and a write
+    /// through it may fail. By default, [`Store::begin`].
+    async fn begin_read(&self, ts: Timestamp) -> Result<Box<dyn StoreTx>, StoreError> {
+        self.begin(ts).await
+    }
 }
 
 /// An open transaction: the [`DocumentStore`] and [`AuthStore`] operations, applied together

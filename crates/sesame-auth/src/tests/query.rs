@@ -75,3 +75,28 @@ fn the_corpus_passes_through_the_engine() {
         failed.join("\n")
     );
 }
+
+/// Queries run read-only first and move to a write transaction at their first write, before
+/// any effect: a login in a query checks the password exactly once, and a read-then-write
+/// query writes exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_that_writes_has_its_effects_once() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let engine = Arc::new(Engine::new(store, AuthConfig::insecure_fast_for_tests()).unwrap());
+    let admin = Caller::key(Role::Admin);
+    let run = |q: &str| {
+        let (engine, admin) = (engine.clone(), admin.clone());
+        let body = json!({ "query": q });
+        async move { engine.query(&admin, body, QueryOptions::default()).await }
+    };
+    assert_eq!(run("Collection.create({ name: \"C\" })").await.status, 200);
+    let r =
+        run("let d = C.create({ n: 1 })\nCredential.create({ document: d, password: \"sekret\" })")
+            .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let before = engine.hash_stats().verifications;
+    let r = run("let n = C.all().count()\nCredential.byDocument(C.all().first()!)!.login(\"sekret\")\nC.create({ n: n + 1 })").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(engine.hash_stats().verifications - before, 1, "one password check");
+    assert_eq!(run("C.all().count()").await.body["data"], json!(2), "one write");
+}

@@ -78,7 +78,8 @@ impl MemoryStore {
 /// A transaction of a [`MemoryStore`]: its own copy of the state, under the writer lock.
 struct MemoryTx {
     inner: Arc<Inner>,
-    _writer: tokio::sync::OwnedMutexGuard<()>,
+    /// `None` for a read-only transaction: it writes nothing, so it needs no writer lock.
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
     state: Mutex<State>,
     ts: Timestamp,
 }
@@ -98,6 +99,9 @@ impl MemoryTx {
         &self,
         f: impl FnOnce(&mut State) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
+        if self._writer.is_none() {
+            return Err(StoreError::Other("a write in a read-only transaction".into()));
+        }
         let mut state = self.state.lock();
         let mut copy = state.clone();
         let out = f(&mut copy)?;
@@ -306,7 +310,18 @@ impl Store for MemoryStore {
             Timestamp::from_micros(t).map_err(|e| StoreError::Other(Box::new(e)))?
         };
         let state = Mutex::new(self.inner.state.read().clone());
-        Ok(Box::new(MemoryTx { inner: self.inner.clone(), _writer: writer, state, ts }))
+        Ok(Box::new(MemoryTx { inner: self.inner.clone(), _writer: Some(writer), state, ts }))
+    }
+
+    async fn begin_read(&self, ts: Timestamp) -> Result<Box<dyn StoreTx>, StoreError> {
+        let ts = {
+            let mut last = self.inner.last_txn_ts.lock();
+            let t = ts.as_micros().max(last.saturating_add(1));
+            *last = t;
+            Timestamp::from_micros(t).map_err(|e| StoreError::Other(Box::new(e)))?
+        };
+        let state = Mutex::new(self.inner.state.read().clone());
+        Ok(Box::new(MemoryTx { inner: self.inner.clone(), _writer: None, state, ts }))
     }
 }
 
@@ -318,7 +333,9 @@ impl StoreTx for MemoryTx {
 
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         let MemoryTx { inner, _writer, state, .. } = *self;
-        *inner.state.write() = state.into_inner();
+        if _writer.is_some() {
+            *inner.state.write() = state.into_inner();
+        }
         drop(_writer);
         Ok(())
     }

@@ -39,6 +39,11 @@ pub(super) struct EngineHost<'a> {
     pub(super) on_commit: Vec<sesame_model::AuditEvent>,
     /// Whether a store operation failed with contention (the query is retried).
     pub(super) contention: bool,
+    /// A first, read-only attempt (no writer lock on the memory store): the first write stops
+    /// it, before any effect, and the query runs again in a write transaction.
+    pub(super) read_only: bool,
+    /// The read-only attempt met a write.
+    pub(super) wants_write: bool,
 }
 
 fn denied_read(coll: &str) -> QueryError {
@@ -56,6 +61,16 @@ fn id_of(d: &FqlRef) -> R<DocId> {
 }
 
 impl EngineHost<'_> {
+    /// Called first by every operation that writes (or checks a password, which counts
+    /// against a throttle): in the read-only attempt it stops the query, to be run again.
+    fn writing(&mut self) -> R<()> {
+        if self.read_only {
+            self.wants_write = true;
+            return Err(QueryError::new(Code::InternalError, "retried as a write transaction"));
+        }
+        Ok(())
+    }
+
     fn p(&self) -> &crate::Principal {
         &self.caller.principal
     }
@@ -297,6 +312,7 @@ impl Host for EngineHost<'_> {
     }
 
     fn create_doc(&mut self, coll: &str, id: Option<i64>, mut fields: Object) -> R<FqlRef> {
+        self.writing()?;
         let c = self.user_coll(coll)?;
         self.check(Access::WriteDocument(&c.name))?;
         if let Some(Value::Time(_)) = fields.shift_remove("ttl") {
@@ -328,6 +344,7 @@ impl Host for EngineHost<'_> {
     }
 
     fn update_doc(&mut self, d: &FqlRef, patch: Object, replace: bool) -> R<()> {
+        self.writing()?;
         if matches!(&*d.coll, "Credential") {
             return self.credential_update(d, None, patch, replace);
         }
@@ -361,6 +378,7 @@ impl Host for EngineHost<'_> {
     }
 
     fn delete_doc(&mut self, d: &FqlRef) -> R<()> {
+        self.writing()?;
         let tx = self.tx;
         let missing = || sesame_fql::eval::doc_missing(d).message;
         if let DocKey::Name(n) = &d.key {
@@ -501,6 +519,7 @@ impl Host for EngineHost<'_> {
     }
 
     fn create_collection(&mut self, def: Object) -> R<FqlRef> {
+        self.writing()?;
         self.check(Access::WriteSchema)?;
         let c = collection_def(&def, self.now())?;
         let tx = self.tx;
@@ -519,6 +538,7 @@ impl Host for EngineHost<'_> {
     }
 
     fn create_role(&mut self, _def: Object) -> R<FqlRef> {
+        self.writing()?;
         self.check(Access::WriteSchema)?;
         Err(cf("Failed to create Role.", "name", "User-defined roles are not supported yet."))
     }
@@ -530,6 +550,7 @@ impl Host for EngineHost<'_> {
         data: Option<Object>,
         id: Option<i64>,
     ) -> R<FqlRef> {
+        self.writing()?;
         self.check(Access::WriteCredential)?;
         let doc = doc_ref(document).ok_or_else(|| sesame_fql::eval::doc_missing(document))?;
         let data = Self::data(data)?;
@@ -584,6 +605,7 @@ impl Host for EngineHost<'_> {
         patch: Object,
         _replace: bool,
     ) -> R<()> {
+        self.writing()?;
         self.check(Access::WriteCredential)?;
         let id = id_of(cred)?;
         if patch.keys().any(|k| k != "password") {
@@ -615,6 +637,7 @@ impl Host for EngineHost<'_> {
         password: &str,
         ttl: Option<Timestamp>,
     ) -> R<(FqlRef, String)> {
+        self.writing()?;
         self.check(Access::CreateToken)?;
         let p = Password::new(password.to_owned());
         self.engine.check_login_password(&p).map_err(auth_error)?;
@@ -687,6 +710,7 @@ impl Host for EngineHost<'_> {
     }
 
     fn verify(&mut self, cred: &FqlRef, password: &str) -> R<bool> {
+        self.writing()?;
         self.check(Access::Verify)?;
         let p = Password::new(password.to_owned());
         self.engine.check_login_password(&p).map_err(auth_error)?;
@@ -730,6 +754,7 @@ impl Host for EngineHost<'_> {
         ttl: Option<Timestamp>,
         data: Option<Object>,
     ) -> R<(FqlRef, String)> {
+        self.writing()?;
         self.check(Access::CreateToken)?;
         let doc = doc_ref(document).ok_or_else(|| sesame_fql::eval::doc_missing(document))?;
         let data = Self::data(data)?;
@@ -745,6 +770,7 @@ impl Host for EngineHost<'_> {
         ttl: Option<Timestamp>,
         data: Option<Object>,
     ) -> R<(FqlRef, String)> {
+        self.writing()?;
         self.check(Access::WriteKeys)?;
         let Ok(role) = role.parse::<Role>() else {
             return Err(cf(

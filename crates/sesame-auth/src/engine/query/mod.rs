@@ -142,8 +142,17 @@ impl Engine {
         let limits = Limits { deadline: Some(started + budget), ..Limits::default() };
         let options = sesame_fql::Options { format: opts.format, limits };
         let mut retries = 0u32;
+        // Read-only first: most auth queries only read, and a read-only transaction takes no
+        // writer lock on the memory store. The first write (checked before it has any effect)
+        // sends the query to a write transaction.
+        let mut read_only = true;
         loop {
-            let tx = match rt.block_on(self.store.begin(self.clock.now())) {
+            let begin = if read_only {
+                rt.block_on(self.store.begin_read(self.clock.now()))
+            } else {
+                rt.block_on(self.store.begin(self.clock.now()))
+            };
+            let tx = match begin {
                 Ok(tx) => tx,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not begin a query transaction");
@@ -162,10 +171,18 @@ impl Engine {
                 schema: HashMap::new(),
                 on_commit: Vec::new(),
                 contention: false,
+                read_only,
+                wants_write: false,
             };
             let r = sesame_fql::run(&mut host, body, &options);
             let (contention, events) = (host.contention, std::mem::take(&mut host.on_commit));
+            let wants_write = host.wants_write;
             drop(host);
+            if wants_write {
+                let _ = rt.block_on(tx.rollback());
+                read_only = false;
+                continue;
+            }
             let committed = if r.ok && !contention {
                 match rt.block_on(tx.commit()) {
                     Ok(()) => Ok(()),
