@@ -79,6 +79,26 @@ pub const RESERVED_COLLECTION_NAMES: &[&str] = &[
     "Null",
 ];
 
+/// The field names of a collection definition's `terms`, `unique` and similar lists, which
+/// name a field either as a string (`"email"`) or as `{ field: ".email" }`; other entries are
+/// ignored. One reading for every host.
+pub fn field_names(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| match x {
+                Value::Str(s) => Some(s.to_string()),
+                Value::Object(o) => match o.get("field") {
+                    Some(Value::Str(s)) => Some(s.to_string()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// The stack a query thread should have (release builds).
 pub const STACK_BYTES: usize = 16 * 1024 * 1024;
 

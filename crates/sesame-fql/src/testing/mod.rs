@@ -95,22 +95,7 @@ pub(super) fn cf(msg: &str, field: &str, what: impl Into<String>) -> QueryError 
     QueryError::constraint(msg, vec![ConstraintFailure::field(field, what)])
 }
 
-pub(super) fn fields_of(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|x| match x {
-                Value::Str(s) => Some(s.to_string()),
-                Value::Object(o) => match o.get("field") {
-                    Some(Value::Str(s)) => Some(s.to_string()),
-                    _ => None,
-                },
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
+pub(super) use crate::field_names as fields_of;
 
 impl MemHost {
     /// An empty database at 2023-07-26T04:35:40Z, with an admin caller.

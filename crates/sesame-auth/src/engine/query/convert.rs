@@ -152,23 +152,6 @@ pub(super) fn auth_error(e: AuthError) -> QueryError {
 
 const CREATE_MSG: &str = "Failed to create Collection.";
 
-fn field_names(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|x| match x {
-                Value::Str(s) => Some(s.to_string()),
-                Value::Object(o) => match o.get("field") {
-                    Some(Value::Str(s)) => Some(s.to_string()),
-                    _ => None,
-                },
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 fn path(s: &str, what: &str) -> R<FieldPath> {
     s.parse().map_err(|e: sesame_model::ModelError| cf(CREATE_MSG, what, e.to_string()))
 }
@@ -200,7 +183,7 @@ pub(super) fn collection_def(def: &Object, now: sesame_model::Timestamp) -> R<Co
         let Value::Object(ixs) = ixs else { return Err(cf(CREATE_MSG, "indexes", "Invalid")) };
         for (iname, ix) in ixs.iter() {
             let Value::Object(ix) = ix else { return Err(cf(CREATE_MSG, "indexes", "Invalid")) };
-            let terms = field_names(ix.get("terms"))
+            let terms = sesame_fql::field_names(ix.get("terms"))
                 .iter()
                 .map(|f| path(f, "indexes"))
                 .collect::<R<_>>()?;
@@ -224,7 +207,7 @@ pub(super) fn collection_def(def: &Object, now: sesame_model::Timestamp) -> R<Co
     if let Some(Value::Array(cs)) = def.get("constraints") {
         for x in cs.iter() {
             let Value::Object(x) = x else { return Err(cf(CREATE_MSG, "constraints", "Invalid")) };
-            let fields = field_names(x.get("unique"));
+            let fields = sesame_fql::field_names(x.get("unique"));
             if fields.is_empty() {
                 return Err(cf(CREATE_MSG, "constraints", "Not supported"));
             }
