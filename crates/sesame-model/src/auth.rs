@@ -14,7 +14,7 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::{Data, DocId, DocRef, ModelError, Timestamp};
+use crate::{Data, DocId, DocRef, ModelError, RoleName, Timestamp};
 
 /// A password credential linking one identity document to one password hash.
 /// The hash is deliberately not a field: stores keep it beside the credential, and no public
@@ -149,8 +149,8 @@ impl ClientInfo {
     }
 }
 
-/// A built-in role. User-defined roles are a later addition, hence `non_exhaustive`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+/// A key's role: a built-in one, or a user-defined role by name.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
 #[non_exhaustive]
 pub enum Role {
     /// Everything.
@@ -162,17 +162,26 @@ pub enum Role {
     /// Fauna's legacy `client` role: a key that may do nothing by itself (the baseline of an
     /// unprivileged caller), for applications that hand it to untrusted code.
     Client,
+    /// A user-defined role (a `Role` document), by name: its privileges, not its membership.
+    User(RoleName),
 }
 
 impl Role {
-    /// The role's name as written in keys: `admin`, `server`, `server-readonly`.
-    pub fn as_str(self) -> &'static str {
+    /// The role's name as written in keys: `admin`, `server`, `server-readonly`, `client`, or
+    /// the user-defined role's name.
+    pub fn as_str(&self) -> &str {
         match self {
             Role::Admin => "admin",
             Role::Server => "server",
             Role::ServerReadonly => "server-readonly",
             Role::Client => "client",
+            Role::User(n) => n.as_str(),
         }
+    }
+
+    /// Whether this is one of the built-in roles.
+    pub fn is_builtin(&self) -> bool {
+        !matches!(self, Role::User(_))
     }
 }
 
@@ -184,13 +193,16 @@ impl FromStr for Role {
             "server" => Ok(Role::Server),
             "server-readonly" => Ok(Role::ServerReadonly),
             "client" => Ok(Role::Client),
-            _ => {
-                let t: String = s.chars().take(40).collect();
-                Err(ModelError::InvalidRole(format!(
-                    "`{}`: expected admin, server, server-readonly or client",
-                    t.escape_debug()
-                )))
-            }
+            _ => match s.parse::<RoleName>() {
+                Ok(n) => Ok(Role::User(n)),
+                Err(_) => {
+                    let t: String = s.chars().take(40).collect();
+                    Err(ModelError::InvalidRole(format!(
+                        "`{}`: expected admin, server, server-readonly, client or a role name",
+                        t.escape_debug()
+                    )))
+                }
+            },
         }
     }
 }

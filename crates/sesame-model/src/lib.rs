@@ -13,6 +13,7 @@ mod error;
 mod id;
 mod index;
 mod name;
+mod role;
 mod timestamp;
 
 pub use auth::{
@@ -29,6 +30,10 @@ pub use index::{
     MAX_PATH_DEPTH,
 };
 pub use name::{Collection, CollectionName, RESERVED_COLLECTION_NAMES};
+pub use role::{
+    Action, ActionRule, Membership, OneOrMany, Privilege, RoleDef, RoleFault, RoleName,
+    BUILTIN_ROLE_NAMES, MAX_PREDICATE_LEN, MAX_ROLE_ENTRIES,
+};
 pub use timestamp::{Timestamp, Ttl};
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::pin::Pin;
 use async_trait::async_trait;
 use sesame_model::{
     AuditEvent, Collection, CollectionName, Credential, DocId, DocRef, Document, Fields, Json, Key,
-    PasswordHash, SecretDigest, Timestamp, Token,
+    PasswordHash, RoleDef, RoleName, SecretDigest, Timestamp, Token,
 };
 
 use crate::{
@@ -223,6 +223,25 @@ pub trait AuthStore: Send + Sync {
     async fn list_keys(&self, after: Option<DocId>, limit: usize) -> Result<Page<Key>, StoreError>;
     /// Deletes a key; whether it existed.
     async fn delete_key(&self, id: DocId) -> Result<bool, StoreError>;
+
+    /// Creates a user-defined role, stored exactly (membership and privileges in the shape
+    /// given). `Conflict{role_name}` if the name is taken.
+    async fn create_role(&self, role: &RoleDef) -> Result<(), StoreError>;
+    /// A role by name (exact, case-sensitive), or `NotFound`.
+    async fn get_role(&self, name: &RoleName) -> Result<RoleDef, StoreError>;
+    /// Roles ascending by name (byte order), after `after` (exclusive).
+    async fn list_roles(
+        &self,
+        after: Option<&RoleName>,
+        limit: usize,
+    ) -> Result<Page<RoleDef, RoleName>, StoreError>;
+    /// Replaces the role named `name` by `role`, which may carry another name (a rename):
+    /// `NotFound` if there is no role `name`, `Conflict{role_name}` if the new name is taken.
+    async fn replace_role(&self, name: &RoleName, role: &RoleDef) -> Result<(), StoreError>;
+    /// Deletes a role; whether it existed. Keys naming it are kept (they then grant nothing).
+    async fn delete_role(&self, name: &RoleName) -> Result<bool, StoreError>;
+    /// Every role with a membership entry naming `collection` (exact), ascending by name.
+    async fn roles_with_member(&self, collection: &str) -> Result<Vec<RoleDef>, StoreError>;
 }
 
 /// The audit trail: append-only events, listed by filter, deleted only by retention.

@@ -104,6 +104,8 @@ pub mod constraint {
     pub const ID: &str = "id";
     /// A second credential for one document.
     pub const CREDENTIAL_DOCUMENT: &str = "credential_document";
+    /// A user-defined role's name is taken.
+    pub const ROLE_NAME: &str = "role_name";
     /// Two tokens or keys with one secret digest.
     pub const SECRET_DIGEST: &str = "secret_digest";
     /// The credential a password was verified against has changed (new hash) or is gone since:

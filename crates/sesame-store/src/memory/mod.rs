@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use parking_lot::{Mutex, RwLock};
 use sesame_model::{
     AuditEvent, Collection, CollectionName, Credential, DocId, DocRef, Document, Fields, Json, Key,
-    PasswordHash, SecretDigest, Timestamp, Token,
+    PasswordHash, RoleDef, RoleName, SecretDigest, Timestamp, Token,
 };
 
 use crate::{
@@ -287,6 +287,35 @@ macro_rules! state_ops {
             }
             async fn delete_key(&self, id: DocId) -> Result<bool, StoreError> {
                 self.write(|s| s.delete_key(id)).await
+            }
+            async fn create_role(&self, role: &RoleDef) -> Result<(), StoreError> {
+                self.write(|s| s.create_role(role)).await
+            }
+            async fn get_role(&self, name: &RoleName) -> Result<RoleDef, StoreError> {
+                self.read(|s| s.get_role(name))
+            }
+            async fn list_roles(
+                &self,
+                after: Option<&RoleName>,
+                limit: usize,
+            ) -> Result<Page<RoleDef, RoleName>, StoreError> {
+                self.read(|s| s.list_roles(after, limit))
+            }
+            async fn replace_role(
+                &self,
+                name: &RoleName,
+                role: &RoleDef,
+            ) -> Result<(), StoreError> {
+                self.write(|s| s.replace_role(name, role)).await
+            }
+            async fn delete_role(&self, name: &RoleName) -> Result<bool, StoreError> {
+                self.write(|s| s.delete_role(name)).await
+            }
+            async fn roles_with_member(
+                &self,
+                collection: &str,
+            ) -> Result<Vec<RoleDef>, StoreError> {
+                self.read(|s| s.roles_with_member(collection))
             }
         }
     };

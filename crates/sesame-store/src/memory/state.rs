@@ -10,7 +10,7 @@ use std::ops::Bound;
 use imbl::{HashMap, OrdMap, OrdSet};
 use sesame_model::{
     Collection, CollectionName, Credential, DocId, DocRef, Document, Fields, Json, Key,
-    PasswordHash, SecretDigest, Timestamp, Token,
+    PasswordHash, RoleDef, RoleName, SecretDigest, Timestamp, Token,
 };
 
 use crate::encoding::{index_entries, terms_key, unique_entries};
@@ -36,6 +36,7 @@ pub(super) struct State {
     key_by_digest: HashMap<SecretDigest, DocId>,
     entries: OrdSet<EntryKey>,
     uniques: OrdMap<UniqueKey, DocId>,
+    roles: OrdMap<String, RoleDef>,
 }
 
 fn min_id() -> DocId {
@@ -569,5 +570,58 @@ impl State {
             }
             None => Ok(false),
         }
+    }
+
+    // ----- roles -----------------------------------------------------------------------------
+
+    pub(super) fn create_role(&mut self, role: &RoleDef) -> Result<(), StoreError> {
+        if self.roles.contains_key(role.name.as_str()) {
+            return Err(StoreError::conflict(constraint::ROLE_NAME));
+        }
+        self.roles.insert(role.name.as_str().to_owned(), role.clone());
+        Ok(())
+    }
+
+    pub(super) fn get_role(&self, name: &RoleName) -> Result<RoleDef, StoreError> {
+        self.roles.get(name.as_str()).cloned().ok_or(StoreError::NotFound)
+    }
+
+    pub(super) fn list_roles(
+        &self,
+        after: Option<&RoleName>,
+        limit: usize,
+    ) -> Result<Page<RoleDef, RoleName>, StoreError> {
+        let lower = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.as_str().to_owned()));
+        let items: Vec<RoleDef> = self
+            .roles
+            .range::<_, String>((lower, Bound::Unbounded))
+            .take(limit + 1)
+            .map(|(_, r)| r.clone())
+            .collect();
+        Ok(Page::from_overfetch(items, limit, |r| r.name.clone()))
+    }
+
+    pub(super) fn replace_role(
+        &mut self,
+        name: &RoleName,
+        role: &RoleDef,
+    ) -> Result<(), StoreError> {
+        if !self.roles.contains_key(name.as_str()) {
+            return Err(StoreError::NotFound);
+        }
+        if role.name != *name && self.roles.contains_key(role.name.as_str()) {
+            return Err(StoreError::conflict(constraint::ROLE_NAME));
+        }
+        self.roles.remove(name.as_str());
+        self.roles.insert(role.name.as_str().to_owned(), role.clone());
+        Ok(())
+    }
+
+    pub(super) fn delete_role(&mut self, name: &RoleName) -> Result<bool, StoreError> {
+        Ok(self.roles.remove(name.as_str()).is_some())
+    }
+
+    pub(super) fn roles_with_member(&self, collection: &str) -> Result<Vec<RoleDef>, StoreError> {
+        Ok(self.roles.values().filter(|r| r.names_member(collection)).cloned().collect())
     }
 }
