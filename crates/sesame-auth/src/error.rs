@@ -26,6 +26,15 @@ pub enum AuthError {
         /// What rule.
         message: String,
     },
+    /// A definition (a role) is invalid: one entry per fault, each with its path. Nothing was
+    /// written.
+    #[error("{message}")]
+    InvalidDefinition {
+        /// What failed, e.g. "Failed to create Role."
+        message: String,
+        /// Each fault: a path (field names and array indexes) and what is wrong.
+        failures: Vec<sesame_model::RoleFault>,
+    },
     /// The document, collection, credential, token or key addressed does not exist.
     #[error("{message}")]
     DocumentNotFound {
@@ -80,7 +89,9 @@ impl AuthError {
             AuthError::Unauthorized => "unauthorized",
             AuthError::PermissionDenied => "permission_denied",
             AuthError::InvalidSecret => "invalid_secret",
-            AuthError::ConstraintFailure { .. } => "constraint_failure",
+            AuthError::ConstraintFailure { .. } | AuthError::InvalidDefinition { .. } => {
+                "constraint_failure"
+            }
             AuthError::DocumentNotFound { .. } => "document_not_found",
             AuthError::InvalidArgument { .. } => "invalid_argument",
             AuthError::Unavailable(_) => "unavailable",
@@ -95,7 +106,9 @@ impl AuthError {
         match self {
             AuthError::Unauthorized => 401,
             AuthError::PermissionDenied => 403,
-            AuthError::InvalidSecret | AuthError::InvalidArgument { .. } => 400,
+            AuthError::InvalidSecret
+            | AuthError::InvalidArgument { .. }
+            | AuthError::InvalidDefinition { .. } => 400,
             AuthError::ConstraintFailure { .. } => 409,
             AuthError::DocumentNotFound { .. } => 404,
             AuthError::Unavailable(_) => 503,

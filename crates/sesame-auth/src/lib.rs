@@ -30,7 +30,8 @@ mod principal;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{AuthConfig, HashParams, ThrottleConfig};
 pub use engine::{
-    Engine, MaintenanceReport, NewKey, NewToken, QueryAnswer, QueryOptions, MAX_QUERY_TIME,
+    Engine, EngineState, MaintenanceReport, NewKey, NewToken, QueryAnswer, QueryOptions,
+    FILTER_SCAN_BOUND, MAX_QUERY_TIME,
 };
 pub use error::{error_chain, AuthError};
 pub use hasher::{HashStats, Hasher, Verified};

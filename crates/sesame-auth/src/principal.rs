@@ -9,6 +9,15 @@
 //! | `server` key | read/write documents, credentials, tokens; log in; read collections; not keys, not collection schema, not the audit trail |
 //! | `server-readonly` key | the reads of `server` (not `verify`: a password check writes throttling state and can delay an account) |
 //! | token | read its own token and the other tokens of its identity; delete them (log out); read its identity document and its credential |
+//! | key with a user-defined role | nothing by itself |
+//! | a key acting as an identity (`secret:@doc/Coll/id`) | what a token of that identity has, without a token |
+//!
+//! That table is the baseline. User-defined roles (`Role` documents) add to it: a token (or an
+//! identity scope) holds every role whose membership names its identity's collection and whose
+//! membership predicate is true, a key with a user-defined role holds that role, and each role's
+//! privileges may grant more, by `true` or by a predicate. Roles need the store and the query
+//! language, so they are decided in the engine's transaction host (`engine/query/rights.rs`),
+//! after this baseline has said no; [`Principal::has_roles`] says whether to look.
 
 use sesame_model::{ClientInfo, CollectionName, DocId, DocRef, Role, Token};
 
@@ -74,6 +83,14 @@ pub enum Principal {
     },
     /// A token, acting as its identity document.
     Token(Token),
+    /// A key scoped to an identity document (`secret:@doc/Coll/id`): acts as that identity,
+    /// with its role memberships and a token's baseline, but with no token.
+    Identity {
+        /// The key's id (`None` for the operator's configured admin secret).
+        key_id: Option<DocId>,
+        /// The identity acted as.
+        document: DocRef,
+    },
 }
 
 impl Principal {
@@ -81,16 +98,28 @@ impl Principal {
     pub fn identity(&self) -> Option<&DocRef> {
         match self {
             Principal::Token(t) => Some(&t.document),
+            Principal::Identity { document, .. } => Some(document),
             Principal::Key { .. } => None,
         }
     }
 
     /// The role, for key principals.
-    pub fn role(&self) -> Option<Role> {
+    pub fn role(&self) -> Option<&Role> {
         match self {
-            Principal::Key { role, .. } => Some(*role),
-            Principal::Token(_) => None,
+            Principal::Key { role, .. } => Some(role),
+            Principal::Token(_) | Principal::Identity { .. } => None,
         }
+    }
+
+    /// Whether user-defined roles may grant this principal more than [`Principal::may`]: tokens,
+    /// identity scopes and keys with a user-defined role.
+    pub fn has_roles(&self) -> bool {
+        matches!(
+            self,
+            Principal::Token(_)
+                | Principal::Identity { .. }
+                | Principal::Key { role: Role::User(_), .. }
+        )
     }
 
     /// Whether this principal may perform `access`.
@@ -98,20 +127,24 @@ impl Principal {
         use Access::*;
         match self {
             Principal::Key { role: Role::Admin, .. } => true,
-            Principal::Key { role: Role::Server, .. } => {
-                !matches!(access, WriteSchema | ReadKeys | WriteKeys | ReadAudit)
-            }
+            Principal::Key { role: Role::Server, .. } => !matches!(
+                access,
+                WriteSchema | ReadKeys | WriteKeys | ReadAudit | ReadRoles | WriteRoles
+            ),
             Principal::Key { role: Role::ServerReadonly, .. } => matches!(
                 access,
                 ReadSchema | ReadDocument(_) | ListDocuments(_) | ReadCredential(_) | ReadToken(_)
             ),
             Principal::Key { .. } => false,
-            Principal::Token(t) => match access {
-                ReadDocument(d) | ReadCredential(d) | ReadToken(d) | DeleteToken(d) => {
-                    matches!(d, Target::Document(d) if **d == t.document)
+            Principal::Token(_) | Principal::Identity { .. } => {
+                let me = self.identity();
+                match access {
+                    ReadDocument(d) | ReadCredential(d) | ReadToken(d) | DeleteToken(d) => {
+                        matches!(d, Target::Document(d) if Some(*d) == me)
+                    }
+                    _ => false,
                 }
-                _ => false,
-            },
+            }
         }
     }
 }
@@ -149,6 +182,10 @@ pub enum Access<'a> {
     WriteKeys,
     /// Read the audit trail.
     ReadAudit,
+    /// Read or list user-defined roles.
+    ReadRoles,
+    /// Create, change or delete user-defined roles.
+    WriteRoles,
 }
 
 impl Access<'_> {
@@ -169,6 +206,8 @@ impl Access<'_> {
             Access::ReadKeys => "read_keys",
             Access::WriteKeys => "write_keys",
             Access::ReadAudit => "read_audit",
+            Access::ReadRoles => "read_roles",
+            Access::WriteRoles => "write_roles",
         }
     }
 

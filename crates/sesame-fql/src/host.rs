@@ -22,6 +22,9 @@ pub enum Caller {
     Key { role: String },
     /// A token (from `login` or `Token.create`) standing for an identity document.
     Token { token: i64, identity: DocRef },
+    /// A key scoped to an identity document (`secret:@doc/Coll/id`): `Query.identity()` is the
+    /// document, `Query.token()` is null.
+    Identity { identity: DocRef },
 }
 
 /// A live document as read with the caller's rights.

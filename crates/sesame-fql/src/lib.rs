@@ -52,7 +52,7 @@ pub use materialize::{encode_plain, Format};
 pub use parser::{parse_lambda, parse_query};
 pub use stdlib::deep_merge;
 pub use template::{decode_request, Request};
-pub use value::{DocKey, DocRef, Object, Value};
+pub use value::{DocKey, DocRef, Object, Overlay, Value};
 
 /// Names of the language's modules: collections may not take them.
 pub const RESERVED_COLLECTION_NAMES: &[&str] = &[
@@ -259,17 +259,72 @@ pub fn run_request(host: &mut dyn Host, req: &Request, opts: &Options) -> Respon
     }
 }
 
-/// Evaluates a role predicate (lambda source) read-only with a small budget, for hosts that
-/// check privileges. `true` allows; anything else (including an error) denies.
+/// How much a role predicate may do: steps, call depth and wall-clock time. A predicate that
+/// runs out of any of them denies.
+pub const PREDICATE_FUEL: u64 = 10_000;
+/// See [`PREDICATE_FUEL`].
+pub const PREDICATE_MAX_CALL_DEPTH: usize = 32;
+/// See [`PREDICATE_FUEL`].
+pub const PREDICATE_TIME: std::time::Duration = std::time::Duration::from_millis(200);
+/// The largest string or array a predicate may build (bytes, elements).
+pub const PREDICATE_MAX_BYTES: usize = 64 * 1024;
+
+thread_local! {
+    /// Parsed predicates of this thread, by source (parsing is a pure function of the text).
+    static PREDICATES: std::cell::RefCell<std::collections::HashMap<String, std::rc::Rc<ast::LambdaDef>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// How many parsed predicates a thread keeps (then it starts over).
+const PREDICATE_CACHE: usize = 512;
+
+/// Evaluates a role predicate (lambda source) read-only within the `PREDICATE_*` bounds, for
+/// hosts that check privileges. `Ok(true)` allows; anything else (including an error) denies.
+/// Parsed lambdas are cached per thread by source text.
 pub fn eval_predicate(
     host: &mut dyn Host,
     lambda_src: &str,
-    args: Vec<Value>,
+    mut args: Vec<Value>,
 ) -> Result<bool, QueryError> {
-    let def = parse_lambda(lambda_src)?;
-    let limits = Limits { fuel: 10_000, max_call_depth: 32, ..Limits::default() };
+    let cached = PREDICATES.with(|c| c.borrow().get(lambda_src).cloned());
+    let def = match cached {
+        Some(d) => d,
+        None => {
+            let d = parse_lambda(lambda_src)?;
+            PREDICATES.with(|c| {
+                let mut c = c.borrow_mut();
+                if c.len() >= PREDICATE_CACHE {
+                    c.clear();
+                }
+                c.insert(lambda_src.to_owned(), d.clone());
+            });
+            d
+        }
+    };
+    let limits = Limits {
+        fuel: PREDICATE_FUEL,
+        max_call_depth: PREDICATE_MAX_CALL_DEPTH,
+        max_string_bytes: PREDICATE_MAX_BYTES,
+        max_array_len: PREDICATE_MAX_BYTES,
+        max_writes: 0,
+        max_password_checks: 0,
+        deadline: Some(std::time::Instant::now() + PREDICATE_TIME),
+        ..Limits::default()
+    };
+    // An action with optional arguments (`create_with_id`) passes what the lambda takes.
+    if def.rest.is_none() {
+        args.truncate(def.params.len());
+    }
     let mut interp = Interp::new(host, limits, Vec::new());
     let f = Value::Func(std::rc::Rc::new(value::Func::Lambda { def, env: eval::Env::default() }));
     let r = interp.read_only(|me| me.apply(f, args, ast::Span::default()))?;
     Ok(matches!(r, Value::Bool(true)))
+}
+
+/// How many arguments the lambda in `src` takes (`(min, max)`, max `usize::MAX` when variadic),
+/// or why `src` is not exactly one lambda.
+pub fn lambda_arity(src: &str) -> Result<(usize, usize), QueryError> {
+    let def = parse_lambda(src)?;
+    let n = def.params.len();
+    Ok((n, if def.rest.is_some() { usize::MAX } else { n }))
 }

@@ -32,6 +32,9 @@ pub enum Overlay {
     Deleted,
     /// Extra fields shown only on this value (the `secret` of a new token or key).
     Extra(Object),
+    /// A pinned version: reads of this value see it instead of the stored document (the
+    /// before and after images a role's `write` predicate receives).
+    Version(crate::host::LiveDoc),
 }
 
 /// A document reference: collection name plus key. Reading it is lazy.

@@ -448,6 +448,18 @@ pub enum AuditKind {
     VerifySucceeded,
     /// `verify` found the password wrong, or was throttled; `reason` says which.
     VerifyFailed,
+    /// A user-defined role was created; `reason` is its name.
+    RoleCreated,
+    /// A user-defined role was changed (or renamed); `reason` is its (new) name.
+    RoleUpdated,
+    /// A user-defined role was deleted; `reason` is its name.
+    RoleDeleted,
+    /// A key authenticated with a scope (`secret:@doc/…`, `secret:@role/…`, `secret:<role>`):
+    /// `key` is the key, `identity` the document acted as, `reason` the scope.
+    ScopedSecretUsed,
+    /// A scoped secret was refused (a scope on a token, a scope the key may not take, an
+    /// unknown identity or role); `reason` says which.
+    ScopedSecretRefused,
 }
 
 impl AuditKind {
@@ -468,6 +480,11 @@ impl AuditKind {
         AuditKind::PermissionDenied,
         AuditKind::VerifySucceeded,
         AuditKind::VerifyFailed,
+        AuditKind::RoleCreated,
+        AuditKind::RoleUpdated,
+        AuditKind::RoleDeleted,
+        AuditKind::ScopedSecretUsed,
+        AuditKind::ScopedSecretRefused,
     ];
 
     /// The stable name.
@@ -488,6 +505,11 @@ impl AuditKind {
             AuditKind::PermissionDenied => "permission_denied",
             AuditKind::VerifySucceeded => "verify_succeeded",
             AuditKind::VerifyFailed => "verify_failed",
+            AuditKind::RoleCreated => "role_created",
+            AuditKind::RoleUpdated => "role_updated",
+            AuditKind::RoleDeleted => "role_deleted",
+            AuditKind::ScopedSecretUsed => "scoped_secret_used",
+            AuditKind::ScopedSecretRefused => "scoped_secret_refused",
         }
     }
 }

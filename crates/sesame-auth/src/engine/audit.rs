@@ -10,6 +10,8 @@ pub(super) fn actor_name(p: &Principal) -> String {
         Principal::Key { key_id: Some(id), .. } => format!("key:{id}"),
         Principal::Key { key_id: None, .. } => "admin_secret".into(),
         Principal::Token(t) => format!("token:{}", t.id),
+        Principal::Identity { key_id: Some(id), document } => format!("key:{id}@{document}"),
+        Principal::Identity { key_id: None, document } => format!("admin_secret@{document}"),
     }
 }
 
@@ -31,6 +33,27 @@ pub(super) fn log_event(e: &AuditEvent) {
 }
 
 impl Engine {
+    /// Whether `key` (with `what`) was not seen in the last audit window: the folding of
+    /// repeated events.
+    pub(super) fn first_in_window(&self, key: String, what: &'static str) -> bool {
+        let now = self.clock.now();
+        match self.denied_audited.lock() {
+            Ok(mut seen) => {
+                if seen.len() > 10_000 {
+                    seen.retain(|_, t| now.as_micros() - t.as_micros() < DENIED_AUDIT_WINDOW_US);
+                }
+                match seen.get(&(key.clone(), what)) {
+                    Some(t) if now.as_micros() - t.as_micros() < DENIED_AUDIT_WINDOW_US => false,
+                    _ => {
+                        seen.insert((key, what), now);
+                        true
+                    }
+                }
+            }
+            Err(_) => true,
+        }
+    }
+
     /// Audits a refusal: counted in metrics every time, written to the trail at most once per
     /// (actor, access) and minute, so that a caller looping on forbidden requests cannot flood
     /// the trail (the event's `count` is 1; metrics hold the total).

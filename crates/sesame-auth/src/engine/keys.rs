@@ -15,6 +15,7 @@ impl Engine {
         let p = &c.principal;
         self.check(p, Access::WriteKeys)?;
         let ttl = self.resolve_ttl(ttl)?;
+        self.known_role(&role).await?;
         self.mint_key_by(Some(&actor_name(p)), role, ttl, data).await
     }
 
@@ -27,7 +28,25 @@ impl Engine {
         data: Option<Data>,
     ) -> Result<NewKey, AuthError> {
         let ttl = self.resolve_ttl(ttl)?;
+        self.known_role(&role).await?;
         self.mint_key_by(None, role, ttl, data).await
+    }
+
+    /// A user-defined role on a new key must exist (`constraint_failure` on `role`). A role
+    /// deleted later leaves its keys granting nothing.
+    async fn known_role(&self, role: &Role) -> Result<(), AuthError> {
+        let Role::User(name) = role else { return Ok(()) };
+        match self.store.get_role(name).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::NotFound) => Err(AuthError::InvalidDefinition {
+                message: "Failed to create Key.".into(),
+                failures: vec![sesame_model::RoleFault {
+                    path: vec!["role".into()],
+                    message: format!("Field refers to an unknown role name `{name}`."),
+                }],
+            }),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub(super) async fn mint_key_by(
@@ -43,13 +62,13 @@ impl Engine {
         let ts = self.clock.now();
         let key = self
             .with_fresh_id(|id| {
-                let k = Key { id, role, ts, ttl, data: data.clone() };
+                let k = Key { id, role: role.clone(), ts, ttl, data: data.clone() };
                 async move { self.store.create_key(&k, &digest).await.map(|()| k) }
             })
             .await?;
         let mut e = self.event(AuditKind::KeyCreated, None);
         e.actor = Some(actor.unwrap_or("operator").to_owned());
-        (e.key, e.reason) = (Some(key.id), Some(role.as_str().to_owned()));
+        (e.key, e.reason) = (Some(key.id), Some(key.role.as_str().to_owned()));
         self.emit(e).await;
         Ok(NewKey { key, secret })
     }

@@ -33,12 +33,13 @@ mod keys;
 mod login;
 mod maintenance;
 mod query;
+mod roles;
 mod throttle;
 mod tokens;
 
 use audit::actor_name;
 pub use maintenance::MaintenanceReport;
-pub use query::{QueryAnswer, QueryOptions, MAX_QUERY_TIME};
+pub use query::{QueryAnswer, QueryOptions, FILTER_SCAN_BOUND, MAX_QUERY_TIME};
 use throttle::{canonical_fields, credential_key, throttle_key};
 
 /// A token just created, with its secret. The secret exists only here: show it once.
@@ -97,8 +98,24 @@ pub struct NewKey {
 /// [profile.dev.package.blake2]
 /// opt-level = 3
 /// ```
+///
+/// # Sharing
+///
+/// `Engine` is a handle: cloning it is cheap and every clone is the same engine (its state
+/// lives behind one `Arc`).
+#[derive(Debug, Clone)]
+pub struct Engine(Arc<EngineState>);
+
+impl std::ops::Deref for Engine {
+    type Target = EngineState;
+    fn deref(&self) -> &EngineState {
+        &self.0
+    }
+}
+
+/// The engine's state, behind the [`Engine`] handle. Its fields are private.
 #[derive(Debug)]
-pub struct Engine {
+pub struct EngineState {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     config: AuthConfig,
@@ -163,7 +180,7 @@ impl Engine {
         let node = u16::from_le_bytes(random_bytes::<2>()?);
         let admin_digest = config.admin_secret.as_ref().map(Secret::digest);
         let address_limiter = throttle::address_limiter(&config.throttle);
-        Ok(Engine {
+        Ok(Engine(Arc::new(EngineState {
             store,
             clock,
             config,
@@ -175,7 +192,7 @@ impl Engine {
             in_flight: Default::default(),
             address_limiter,
             denied_audited: Default::default(),
-        })
+        })))
     }
 
     /// The configuration.

@@ -28,7 +28,7 @@ impl Engine {
     pub fn current_token<'c>(&self, c: &'c Caller) -> Option<&'c Token> {
         match &c.principal {
             Principal::Token(t) => Some(t),
-            Principal::Key { .. } => None,
+            Principal::Key { .. } | Principal::Identity { .. } => None,
         }
     }
 

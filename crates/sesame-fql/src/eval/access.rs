@@ -35,8 +35,10 @@ impl Interp<'_> {
     pub(crate) fn read(&mut self, d: &DocRef) -> Result<DocRead> {
         self.tick(1)?;
         self.stats.read_ops += 1;
-        if d.is_deleted_marker() {
-            return Ok(DocRead::Deleted);
+        match d.overlay.as_deref() {
+            Some(Overlay::Deleted) => return Ok(DocRead::Deleted),
+            Some(Overlay::Version(v)) => return Ok(DocRead::Live(v.clone())),
+            _ => {}
         }
         self.host.read_doc(d)
     }

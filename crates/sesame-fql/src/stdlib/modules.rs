@@ -135,7 +135,9 @@ impl Interp<'_> {
                 _ => Value::Null(NullCause::NoSuch("no token".into())),
             })),
             ("Query", "identity") => Some(arity(&args, 0, 0).map(|_| match &self.caller {
-                Caller::Token { identity, .. } => Value::Doc(identity.clone()),
+                Caller::Token { identity, .. } | Caller::Identity { identity } => {
+                    Value::Doc(identity.clone())
+                }
                 _ => Value::Null(NullCause::NoSuch("missing identity".into())),
             })),
             ("Time", "now") => Some(arity(&args, 0, 0).map(|_| Value::Time(self.now))),

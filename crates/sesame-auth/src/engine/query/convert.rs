@@ -29,6 +29,9 @@ pub(super) fn caller(p: &Principal) -> sesame_fql::Caller {
             token: t.id.as_i64(),
             identity: FqlRef::id(t.document.coll.as_str(), t.document.id.as_i64()),
         },
+        Principal::Identity { document, .. } => sesame_fql::Caller::Identity {
+            identity: FqlRef::id(document.coll.as_str(), document.id.as_i64()),
+        },
     }
 }
 
@@ -50,7 +53,7 @@ pub(super) fn from_json(j: &Json) -> R<Value> {
 }
 
 /// Stored fields as an FQL object.
-pub(super) fn object_from_json(m: &Map<String, Json>) -> R<Object> {
+pub(crate) fn object_from_json(m: &Map<String, Json>) -> R<Object> {
     let mut o = Object::new();
     for (k, v) in m {
         o.insert(k.clone(), from_json(v)?);

@@ -4,8 +4,11 @@
 //! serialization conflict is run again (a bounded number of times). Not HTTP: the server maps
 //! headers to [`QueryOptions`] and the answer's status and body to a response.
 
-mod convert;
+mod acting;
+pub(crate) mod convert;
 mod host;
+mod rights;
+mod roles;
 
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -15,8 +18,33 @@ use std::time::{Duration, Instant};
 use serde_json::Value as Json;
 use sesame_fql::{Code, Format, Limits, QueryError};
 
-use crate::{Caller, Engine};
-use host::EngineHost;
+use crate::{AuthError, Caller, Engine};
+pub(crate) use host::EngineHost;
+pub use rights::FILTER_SCAN_BOUND;
+
+/// An error of the transaction host, for the engine's other surfaces.
+pub(crate) fn query_to_auth(e: QueryError) -> AuthError {
+    match e.code {
+        Code::PermissionDenied => AuthError::PermissionDenied,
+        Code::DocumentNotFound => AuthError::not_found(e.message),
+        Code::ConstraintFailure if !e.constraint_failures.is_empty() => {
+            AuthError::InvalidDefinition {
+                message: e.message,
+                failures: e
+                    .constraint_failures
+                    .into_iter()
+                    .map(|f| sesame_model::RoleFault {
+                        path: f.paths.into_iter().next().unwrap_or_default(),
+                        message: f.message,
+                    })
+                    .collect(),
+            }
+        }
+        Code::ConstraintFailure => AuthError::ConstraintFailure { message: e.message },
+        Code::InternalError => AuthError::Internal(e.message.into()),
+        _ => AuthError::invalid(e.message),
+    }
+}
 
 /// How one query runs.
 #[derive(Debug, Clone)]
@@ -96,7 +124,115 @@ fn answer(e: &QueryError) -> QueryAnswer {
     }
 }
 
+/// The query threads, started on first use.
+fn pool() -> &'static QueryPool {
+    static POOL: OnceLock<QueryPool> = OnceLock::new();
+    POOL.get_or_init(QueryPool::start)
+}
+
 impl Engine {
+    /// Runs `f` as `c` with a transaction host on a query thread: for operations of other
+    /// surfaces whose rights come from user-defined roles (predicates need the evaluator, which
+    /// is synchronous). A write transaction when `write`, else a read-only one; commits when `f`
+    /// succeeds (and the roles it wrote name existing collections), rolls back otherwise,
+    /// retries on contention, and writes the audit events after the commit.
+    pub(crate) async fn in_host<T, F>(&self, c: &Caller, write: bool, f: F) -> Result<T, AuthError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut EngineHost<'_>) -> Result<T, AuthError> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (engine, caller, rt) = (self.clone(), c.clone(), tokio::runtime::Handle::current());
+        let job: Job = Box::new(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                engine.run_in_host(&rt, &caller, write, &f)
+            }));
+            let r = r.unwrap_or_else(|_| {
+                tracing::error!("an engine operation panicked on a query thread");
+                Err(AuthError::Internal("panicked".into()))
+            });
+            let _ = tx.send(r);
+        });
+        let sent = pool().jobs.lock().map(|j| j.send(job).is_ok()).unwrap_or(false);
+        if !sent {
+            return Err(AuthError::Internal("no query thread".into()));
+        }
+        rx.await.unwrap_or_else(|_| Err(AuthError::Internal("query thread gone".into())))
+    }
+
+    fn run_in_host<T>(
+        &self,
+        rt: &tokio::runtime::Handle,
+        c: &Caller,
+        write: bool,
+        f: &dyn Fn(&mut EngineHost<'_>) -> Result<T, AuthError>,
+    ) -> Result<T, AuthError> {
+        let _rt = rt.enter();
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let begin = if write {
+                rt.block_on(self.store.begin(self.clock.now()))
+            } else {
+                rt.block_on(self.store.begin_read(self.clock.now()))
+            };
+            let tx = begin.map_err(AuthError::from)?;
+            let mut host = EngineHost {
+                engine: self,
+                rt,
+                caller: c,
+                tx: &*tx,
+                schema: HashMap::new(),
+                on_commit: Vec::new(),
+                contention: false,
+                read_only: !write,
+                wants_write: false,
+                roles: None,
+                in_predicate: 0,
+                roles_written: Vec::new(),
+            };
+            let mut r = f(&mut host);
+            if r.is_ok() {
+                if let Err(e) = host.check_written_roles() {
+                    r = Err(query_to_auth(e));
+                }
+            }
+            let (contention, events) = (host.contention, std::mem::take(&mut host.on_commit));
+            drop(host);
+            let outcome = match r {
+                Ok(v) if !contention => match rt.block_on(tx.commit()) {
+                    Ok(()) => Ok(v),
+                    Err(e) => Err(AuthError::from(e)),
+                },
+                Ok(_) => {
+                    let _ = rt.block_on(tx.rollback());
+                    Err(AuthError::Unavailable(sesame_store::StoreError::Contention(
+                        "contention".into(),
+                    )))
+                }
+                Err(e) => {
+                    let _ = rt.block_on(tx.rollback());
+                    Err(e)
+                }
+            };
+            let retry = contention
+                || matches!(
+                    &outcome,
+                    Err(AuthError::Unavailable(sesame_store::StoreError::Contention(_)))
+                );
+            match outcome {
+                Ok(v) => {
+                    for e in events {
+                        rt.block_on(self.emit(e));
+                    }
+                    return Ok(v);
+                }
+                Err(_) if retry && attempts < MAX_ATTEMPTS => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Runs one query (a `POST /query/1` body) as `c`, in one transaction.
     pub async fn query(
         self: &Arc<Self>,
@@ -104,8 +240,7 @@ impl Engine {
         body: Json,
         opts: QueryOptions,
     ) -> QueryAnswer {
-        static POOL: OnceLock<QueryPool> = OnceLock::new();
-        let pool = POOL.get_or_init(QueryPool::start);
+        let pool = pool();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (engine, caller, rt) = (self.clone(), c.clone(), tokio::runtime::Handle::current());
         let job: Job = Box::new(move || {
@@ -173,8 +308,13 @@ impl Engine {
                 contention: false,
                 read_only,
                 wants_write: false,
+                roles: None,
+                in_predicate: 0,
+                roles_written: Vec::new(),
             };
             let r = sesame_fql::run(&mut host, body, &options);
+            // Roles written must name collections that exist now that the query is done.
+            let schema = if r.ok { host.check_written_roles().err() } else { None };
             let (contention, events) = (host.contention, std::mem::take(&mut host.on_commit));
             let wants_write = host.wants_write;
             drop(host);
@@ -182,6 +322,10 @@ impl Engine {
                 let _ = rt.block_on(tx.rollback());
                 read_only = false;
                 continue;
+            }
+            if let Some(e) = schema.filter(|_| !contention) {
+                let _ = rt.block_on(tx.rollback());
+                return answer(&e);
             }
             let committed = if r.ok && !contention {
                 match rt.block_on(tx.commit()) {

@@ -1,0 +1,94 @@
+//! User-defined roles as engine operations for REST and embedding programs: create, read,
+//! list, update/replace (rename included), delete — admin only. Writes run in the transaction
+//! host, so validation (`query/roles.rs`) and audit are the ones `/query/1` uses. Not the
+//! evaluation of roles (`query/rights.rs`).
+
+use sesame_model::{RoleDef, RoleName};
+
+use super::*;
+use crate::engine::query::query_to_auth;
+
+fn role_not_found(name: &str) -> impl FnOnce() -> String + '_ {
+    move || format!("Role `{name}` not found.")
+}
+
+fn body_object(
+    body: serde_json::Map<String, serde_json::Value>,
+) -> Result<sesame_fql::Object, AuthError> {
+    crate::engine::query::convert::object_from_json(&body).map_err(query_to_auth)
+}
+
+impl Engine {
+    /// Creates a role from its body `{name, membership?, privileges?, data?}` (admin).
+    /// Invalid shapes and predicates are `constraint_failure` with one entry per fault; a
+    /// taken name is `constraint_failure` on `name`; collections it names must exist.
+    pub async fn create_role(
+        &self,
+        c: &Caller,
+        body: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<RoleDef, AuthError> {
+        self.check(&c.principal, Access::WriteRoles)?;
+        self.in_host(c, true, move |h| {
+            let o = body_object(body.clone())?;
+            let r = h.role_create(o).map_err(query_to_auth)?;
+            let name: RoleName = r.key_str().parse()?;
+            h.get_role_def(&name)
+        })
+        .await
+    }
+
+    /// A role by name (admin).
+    pub async fn get_role(&self, c: &Caller, name: &str) -> Result<RoleDef, AuthError> {
+        self.check(&c.principal, Access::ReadRoles)?;
+        let n: RoleName = name.parse().map_err(|_| AuthError::not_found(role_not_found(name)()))?;
+        self.store.get_role(&n).await.map_err(|e| AuthError::from_store(e, role_not_found(name)))
+    }
+
+    /// Roles by name (admin).
+    pub async fn list_roles(
+        &self,
+        c: &Caller,
+        after: Option<&RoleName>,
+        size: Option<usize>,
+    ) -> Result<Page<RoleDef, RoleName>, AuthError> {
+        self.check(&c.principal, Access::ReadRoles)?;
+        let size = self.page_size(size)?;
+        Ok(self.store.list_roles(after, size).await?)
+    }
+
+    /// Merges `patch` into a role (`replace`: replaces its body; a missing `name` keeps the
+    /// name). A new `name` renames it (admin).
+    pub async fn update_role(
+        &self,
+        c: &Caller,
+        name: &str,
+        patch: serde_json::Map<String, serde_json::Value>,
+        replace: bool,
+    ) -> Result<RoleDef, AuthError> {
+        self.check(&c.principal, Access::WriteRoles)?;
+        let name = name.to_owned();
+        self.in_host(c, true, move |h| {
+            let o = body_object(patch.clone())?;
+            let d = sesame_fql::DocRef::named("Role", &name);
+            let new = h.role_update(&d, o, replace).map_err(|e| match e.code {
+                sesame_fql::Code::DocumentNotFound => AuthError::not_found(role_not_found(&name)()),
+                _ => query_to_auth(e),
+            })?;
+            h.get_role_def(&new)
+        })
+        .await
+    }
+
+    /// Deletes a role (admin). Keys naming it stay and grant nothing.
+    pub async fn delete_role(&self, c: &Caller, name: &str) -> Result<(), AuthError> {
+        self.check(&c.principal, Access::WriteRoles)?;
+        let name = name.to_owned();
+        self.in_host(c, true, move |h| {
+            h.role_delete(&name).map_err(|e| match e.code {
+                sesame_fql::Code::DocumentNotFound => AuthError::not_found(role_not_found(&name)()),
+                _ => query_to_auth(e),
+            })
+        })
+        .await
+    }
+}
