@@ -104,7 +104,15 @@ impl ApiError {
             }
             tracing::error!(code = self.code(), "request failed{chain}");
         }
-        let body = serde_json::json!({"error": {"code": self.code(), "message": self.to_string()}});
+        let mut body =
+            serde_json::json!({"error": {"code": self.code(), "message": self.to_string()}});
+        if let ApiError::Auth(AuthError::InvalidDefinition { failures, .. }) = &self {
+            let list: Vec<_> = failures
+                .iter()
+                .map(|f| serde_json::json!({"paths": [f.path], "message": f.message}))
+                .collect();
+            body["error"]["constraint_failures"] = serde_json::Value::Array(list);
+        }
         let mut resp = json_response(status, &body);
         let h = resp.headers_mut();
         match &self {

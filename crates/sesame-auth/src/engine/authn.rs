@@ -85,7 +85,11 @@ impl Engine {
         }
     }
 
-    async fn authenticate_scoped(&self, base: &Secret, scope: &str) -> Result<Principal, AuthError> {
+    async fn authenticate_scoped(
+        &self,
+        base: &Secret,
+        scope: &str,
+    ) -> Result<Principal, AuthError> {
         let digest = base.digest();
         let admin_secret = self.admin_digest.as_ref().is_some_and(|a| a.ct_eq(&digest));
         let key = if admin_secret {

@@ -37,7 +37,17 @@ async fn every_authentication_decision_is_audited_without_secrets() {
     w.engine.change_password(&w.admin, cred, &pw("new-password-77"), None).await.unwrap();
     w.engine.delete_key(&w.admin, server.key.id).await.unwrap();
     w.engine.delete_credential(&w.admin, cred).await.unwrap();
-    // The permission_denied event is written in the background.
+    let role = json!({"name": "r", "membership": {"resource": "Customer"}});
+    w.engine.create_role(&w.admin, role.as_object().unwrap().clone()).await.unwrap();
+    let patch = json!({"data": {"x": 1}});
+    w.engine.update_role(&w.admin, "r", patch.as_object().unwrap().clone(), false).await.unwrap();
+    w.engine.delete_role(&w.admin, "r").await.unwrap();
+    let admin_key = w.engine.create_key(&w.admin, Role::Admin, None, None).await.unwrap();
+    let scoped = Secret::new(format!("{}:@doc/Customer/{}", admin_key.secret.expose(), jane.id));
+    w.engine.authenticate(&scoped).await.unwrap();
+    let scoped = Secret::new(format!("{}:@role/nobody", admin_key.secret.expose()));
+    assert!(w.engine.authenticate(&scoped).await.is_err());
+    // The permission_denied and scope events are written in the background.
     let mut events = Vec::new();
     for _ in 0..200 {
         events = w
@@ -46,7 +56,10 @@ async fn every_authentication_decision_is_audited_without_secrets() {
             .await
             .unwrap()
             .data;
-        if events.iter().any(|e| e.kind == K::PermissionDenied) {
+        if [K::PermissionDenied, K::ScopedSecretUsed, K::ScopedSecretRefused]
+            .iter()
+            .all(|k| events.iter().any(|e| e.kind == *k))
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;

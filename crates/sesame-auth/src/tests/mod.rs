@@ -14,6 +14,7 @@ use crate::*;
 mod audit;
 mod privileges;
 mod query;
+mod roles;
 mod security;
 mod throttle;
 

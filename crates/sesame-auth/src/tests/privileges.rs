@@ -161,7 +161,10 @@ async fn privilege_matrix() {
                     if who == "token"
                         && matches!(
                             op,
-                            ReadOtherCredentialById | ReadOtherToken | RevokeOtherToken
+                            ReadOtherCredentialById
+                                | ReadOtherToken
+                                | RevokeOtherToken
+                                | ReadOtherIdentity
                         ) =>
                 {
                     assert!(!expect, "{who} should be able to {op:?}")

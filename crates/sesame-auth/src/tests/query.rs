@@ -39,18 +39,11 @@ fn runner() -> Box<corpus::Runner<'static>> {
 
 /// Cases that cannot pass, each with its reason (reviewed in the README); a listed case that
 /// starts passing fails the test, so the list stays true.
-pub(crate) const ALLOWED_FAILURES: &[(&str, &str)] = &[
-    ("role-create", "user-defined roles are a later issue (`Role.create` is refused)"),
-    ("tok-membership-predicate-allows", "needs user-defined roles"),
-    ("tok-membership-predicate-denies", "needs user-defined roles"),
-    ("tok-read-predicate-other", "needs user-defined roles"),
-    ("tok-short-lambda-predicate", "needs user-defined roles"),
-    (
-        "tok-identity-no-role",
-        "Sesame's baseline lets a token read its own identity document on every surface \
+pub(crate) const ALLOWED_FAILURES: &[(&str, &str)] = &[(
+    "tok-identity-no-role",
+    "Sesame's baseline lets a token read its own identity document on every surface \
          (REST `GET /identity` too); Fauna's gives a role-less token a permission-denied null",
-    ),
-];
+)];
 
 #[test]
 fn the_corpus_passes_through_the_engine() {

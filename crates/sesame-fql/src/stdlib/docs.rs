@@ -319,7 +319,12 @@ impl Interp<'_> {
             arity(&args, 0, 0)?;
             return Ok(Value::Bool(matches!(self.read(&d)?, DocRead::Live(_))));
         }
-        self.read_live(&d)?;
+        // Writes need the document to exist, not to be readable: a caller may hold a write
+        // or delete privilege without read, and the host decides writes on their own rights.
+        match self.read(&d)? {
+            DocRead::NotFound | DocRead::Deleted => return Err(crate::eval::doc_missing(&d)),
+            DocRead::Live(_) | DocRead::Denied => {}
+        }
         let plain = DocRef { overlay: None, ..d };
         match name {
             "delete" => {

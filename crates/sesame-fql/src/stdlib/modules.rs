@@ -101,6 +101,9 @@ impl Interp<'_> {
                     .map(|n| Value::Doc(DocRef::named(&m, n))),
             ),
             ("Collection", "all") => Some(arity(&args, 0, 0).map(|_| set_of(Scan::Collections))),
+            ("Role", "all") => {
+                Some(arity(&args, 0, 0).map(|_| set_of(Scan::All { coll: "Role".into() })))
+            }
             ("Role", "create") => Some(arity(&args, 1, 1).and_then(|_| {
                 let o = match &args[0] {
                     Value::Object(o) => (**o).clone(),

@@ -252,7 +252,7 @@ impl MemHost {
                 "client" => false,
                 r => self.role_allows(r, action, coll, args),
             },
-            Caller::Token { identity, .. } => {
+            Caller::Token { identity, .. } | Caller::Identity { identity } => {
                 if let Some(Value::Doc(d)) = args.first() {
                     let owner = d
                         .id_num()

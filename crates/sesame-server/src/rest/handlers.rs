@@ -225,6 +225,19 @@ where
             e.delete_key(c, id(&i)?).await?;
             Ok(no_content())
         }
+        Op::CreateRole => created(&e.create_role(c, wire::object(&body)?).await?),
+        Op::ListRoles => {
+            let q = wire::list_query(query, false)?;
+            let after = q.after.map(|a| a.parse()).transpose()?;
+            ok(&e.list_roles(c, after.as_ref(), q.size).await?)
+        }
+        Op::GetRole(n) => ok(&e.get_role(c, &n).await?),
+        Op::UpdateRole(n) => ok(&e.update_role(c, &n, wire::object(&body)?, false).await?),
+        Op::ReplaceRole(n) => ok(&e.update_role(c, &n, wire::object(&body)?, true).await?),
+        Op::DeleteRole(n) => {
+            e.delete_role(c, &n).await?;
+            Ok(no_content())
+        }
         Op::ListAudit => {
             let (filter, after, size) = wire::audit_query(query)?;
             ok(&e.list_audit(c, &filter, after, size).await?)

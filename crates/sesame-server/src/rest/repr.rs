@@ -183,6 +183,24 @@ impl Repr for NewKey {
     }
 }
 
+impl Repr for sesame_model::RoleDef {
+    /// `{"name","coll":"Role","ts","membership"?,"privileges"?,"data"?}`, membership and
+    /// privileges in the shape they were written (predicates as FQL source).
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        let body = self.body_json();
+        m.serialize_entry("name", self.name.as_str())?;
+        m.serialize_entry("coll", "Role")?;
+        m.serialize_entry("ts", &TsOut(self.ts))?;
+        for k in ["membership", "privileges", "data"] {
+            if let Some(v) = body.get(k) {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.end()
+    }
+}
+
 impl<T: Repr, C: ToString> Repr for Page<T, C> {
     /// `{"data": [...], "after": cursor|null}`.
     fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

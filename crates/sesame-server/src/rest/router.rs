@@ -56,6 +56,10 @@ pub enum Route {
     Keys,
     /// `/keys/{id}`
     Key(String),
+    /// `/roles`
+    Roles,
+    /// `/roles/{name}`
+    Role(String),
     /// `/audit`
     Audit,
 }
@@ -112,6 +116,8 @@ impl Route {
             ["identity"] => Route::Identity,
             ["keys"] => Route::Keys,
             ["keys", id] if !id.is_empty() => Route::Key(o(id)),
+            ["roles"] => Route::Roles,
+            ["roles", n] if !n.is_empty() => Route::Role(o(n)),
             ["audit"] => Route::Audit,
             _ => return Err(ApiError::RouteNotFound),
         };
@@ -127,13 +133,13 @@ impl Route {
             | Route::Identity
             | Route::DocumentCredential(..)
             | Route::Audit => "GET",
-            Route::Collections | Route::Documents(_) | Route::Keys => "GET, POST",
+            Route::Collections | Route::Documents(_) | Route::Keys | Route::Roles => "GET, POST",
             Route::Collection(_)
             | Route::Token(_)
             | Route::Key(_)
             | Route::TokenSelf
             | Route::DocumentTokens(..) => "GET, DELETE",
-            Route::Document(..) => "GET, PATCH, PUT, DELETE",
+            Route::Document(..) | Route::Role(_) => "GET, PATCH, PUT, DELETE",
             Route::Credential(_) => "GET, PATCH, DELETE",
             Route::Credentials
             | Route::CredentialLogin(_)
@@ -182,6 +188,12 @@ impl Route {
             (R::Keys, &M::POST) => Op::CreateKey,
             (R::Key(i), &M::GET) => Op::GetKey(i),
             (R::Key(i), &M::DELETE) => Op::RevokeKey(i),
+            (R::Roles, &M::GET) => Op::ListRoles,
+            (R::Roles, &M::POST) => Op::CreateRole,
+            (R::Role(n), &M::GET) => Op::GetRole(n),
+            (R::Role(n), &M::PATCH) => Op::UpdateRole(n),
+            (R::Role(n), &M::PUT) => Op::ReplaceRole(n),
+            (R::Role(n), &M::DELETE) => Op::DeleteRole(n),
             (R::Audit, &M::GET) => Op::ListAudit,
             (r, _) => return Err(ApiError::MethodNotAllowed(r.allow())),
         })
@@ -210,6 +222,8 @@ impl Route {
             Route::Identity => "identity",
             Route::Keys => "keys",
             Route::Key(_) => "key",
+            Route::Roles => "roles",
+            Route::Role(_) => "role",
             Route::Audit => "audit",
         }
     }
@@ -242,6 +256,8 @@ impl Route {
             Route::Identity => "/identity",
             Route::Keys => "/keys",
             Route::Key(_) => "/keys/{id}",
+            Route::Roles => "/roles",
+            Route::Role(_) => "/roles/{name}",
             Route::Audit => "/audit",
         }
     }
@@ -284,6 +300,12 @@ pub enum Op {
     CreateKey,
     GetKey(String),
     RevokeKey(String),
+    ListRoles,
+    CreateRole,
+    GetRole(String),
+    UpdateRole(String),
+    ReplaceRole(String),
+    DeleteRole(String),
     ListAudit,
 }
 

@@ -217,12 +217,20 @@ pub struct CreateToken {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
-    /// `admin`, `server` or `server-readonly`.
+    /// `admin`, `server`, `server-readonly`, `client` or a user-defined role's name.
     pub role: String,
     /// When the key expires.
     pub ttl: Option<TtlIn>,
     /// Metadata.
     pub data: Option<Value>,
+}
+
+/// A body that must be one JSON object (a role's definition or patch).
+pub fn object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
+    match parse::<Value>(body)? {
+        Value::Object(m) => Ok(m),
+        _ => Err(ApiError::InvalidRequest("the body must be a JSON object".into())),
+    }
 }
 
 /// Wraps a password string.

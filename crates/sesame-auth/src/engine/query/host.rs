@@ -51,6 +51,8 @@ pub(crate) struct EngineHost<'a> {
     pub(super) in_predicate: u32,
     /// Roles this transaction wrote: their resources must exist when it ends.
     pub(super) roles_written: Vec<sesame_model::RoleName>,
+    /// Documents read so far by scans filtered by a read predicate (bounded per query).
+    pub(super) filter_scanned: usize,
 }
 
 fn denied_read(coll: &str) -> QueryError {
@@ -218,7 +220,11 @@ impl EngineHost<'_> {
         }
     }
 
-    pub(super) fn audit(&mut self, kind: AuditKind, fill: impl FnOnce(&mut sesame_model::AuditEvent)) {
+    pub(super) fn audit(
+        &mut self,
+        kind: AuditKind,
+        fill: impl FnOnce(&mut sesame_model::AuditEvent),
+    ) {
         let mut e = self.engine.event(kind, Some(self.p()));
         e.client_addr = self.caller.client.addr;
         fill(&mut e);

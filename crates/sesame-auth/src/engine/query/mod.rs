@@ -190,6 +190,7 @@ impl Engine {
                 roles: None,
                 in_predicate: 0,
                 roles_written: Vec::new(),
+                filter_scanned: 0,
             };
             let mut r = f(&mut host);
             if r.is_ok() {
@@ -234,12 +235,7 @@ impl Engine {
     }
 
     /// Runs one query (a `POST /query/1` body) as `c`, in one transaction.
-    pub async fn query(
-        self: &Arc<Self>,
-        c: &Caller,
-        body: Json,
-        opts: QueryOptions,
-    ) -> QueryAnswer {
+    pub async fn query(&self, c: &Caller, body: Json, opts: QueryOptions) -> QueryAnswer {
         let pool = pool();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (engine, caller, rt) = (self.clone(), c.clone(), tokio::runtime::Handle::current());
@@ -311,6 +307,7 @@ impl Engine {
                 roles: None,
                 in_predicate: 0,
                 roles_written: Vec::new(),
+                filter_scanned: 0,
             };
             let r = sesame_fql::run(&mut host, body, &options);
             // Roles written must name collections that exist now that the query is done.

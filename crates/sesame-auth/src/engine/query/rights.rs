@@ -11,7 +11,7 @@
 
 use std::rc::Rc;
 
-use sesame_fql::{DocRef as FqlRef, LiveDoc, Overlay, Value};
+use sesame_fql::{Code, DocRef as FqlRef, LiveDoc, Overlay, QueryError, Value};
 use sesame_model::{Action, ActionRule, RoleDef};
 use sesame_store::StoreError;
 
@@ -19,9 +19,13 @@ use super::convert::R;
 use super::host::EngineHost;
 use crate::{Access, Principal};
 
-/// The most documents one filtered page reads (collection scans, index scans and REST lists
-/// of a caller whose read privilege is a predicate). A page that reaches it before filling up
-/// comes back short, with a cursor to continue from: never an unbounded scan, never an error.
+/// The most documents read to serve a caller whose read privilege on a collection is a
+/// predicate (collection and index scans, REST lists), documents the predicate refuses
+/// included. On REST, per page: a page that reaches it before filling up comes back short, with
+/// a cursor to continue from. Over `/query/1`, per query (its sets are walked from their start):
+/// a query that would read more fails with `invalid_argument` — use an index whose terms select
+/// the caller's documents (e.g. `Order.byCustomer(Query.identity())`) instead of filtering
+/// `all()`.
 pub const FILTER_SCAN_BOUND: usize = 1024;
 
 /// What the caller's roles say of an action on a resource, before any predicate runs.
@@ -207,18 +211,27 @@ impl EngineHost<'_> {
     ) -> R<sesame_fql::Page> {
         let mut refs = Vec::new();
         let mut cursor = after;
-        let mut scanned = 0usize;
         loop {
-            let need = (limit - refs.len()).min(FILTER_SCAN_BOUND - scanned).max(1);
+            if self.filter_scanned >= FILTER_SCAN_BOUND {
+                return Err(QueryError::new(
+                    Code::InvalidArgument,
+                    format!(
+                        "Reading `{resource}` through a read predicate would read more than \
+                         {FILTER_SCAN_BOUND} documents in one query; read it through an index \
+                         whose terms select the documents the caller may read."
+                    ),
+                ));
+            }
+            let need = (limit - refs.len()).min(FILTER_SCAN_BOUND - self.filter_scanned).max(1);
             let (page, next) = fetch(self, cursor.clone(), need)?;
-            scanned += page.len();
+            self.filter_scanned += page.len();
             for d in page {
                 if self.grants(Action::Read, resource, &[Value::Doc(d.clone())]) {
                     refs.push(FqlRef { overlay: None, ..d });
                 }
             }
             cursor = next;
-            if refs.len() >= limit || cursor.is_none() || scanned >= FILTER_SCAN_BOUND {
+            if refs.len() >= limit || cursor.is_none() {
                 break;
             }
         }

@@ -157,12 +157,7 @@ impl EngineHost<'_> {
         Ok(FqlRef::named("Role", role.name.as_str()))
     }
 
-    pub(crate) fn role_update(
-        &mut self,
-        d: &FqlRef,
-        patch: Object,
-        replace: bool,
-    ) -> R<RoleName> {
+    pub(crate) fn role_update(&mut self, d: &FqlRef, patch: Object, replace: bool) -> R<RoleName> {
         const MSG: &str = "Failed to update Role.";
         self.writing()?;
         self.check(Access::WriteRoles)?;
