@@ -1,6 +1,7 @@
 //! The seed tutorial through Fauna's official drivers, unchanged: Python `fauna==2.4.0`
 //! (HTTP/1.1) and JavaScript `fauna@2.5.0` (h2c), each a small project under `tests/drivers/`
-//! whose script runs against a server on loopback, over memory and over Postgres.
+//! whose script runs against a server on loopback, over memory and over Postgres; and the shop
+//! example of user-defined roles through the Python driver (`shop.py`).
 //!
 //! The drivers come from their registries (`bash .ci/run` installs them from the lock files).
 //! Without them a test prints `SKIPPED: … (install with …)` and passes; under `CI` a missing
@@ -78,9 +79,9 @@ fn javascript() -> Result<Driver, Driver> {
 }
 
 /// Runs `driver`'s script against `s`; panics with the script's output when it fails.
-async fn run(s: &TestServer, driver: &Driver, store: &str) {
+async fn run(s: &TestServer, driver: &Driver, script: &Path, store: &str) {
     let mut cmd = Command::new(&driver.program);
-    cmd.arg(&driver.script)
+    cmd.arg(script)
         .current_dir(&driver.dir)
         .env("SESAME_ENDPOINT", s.base())
         .env("SESAME_ADMIN_SECRET", ADMIN)
@@ -92,7 +93,11 @@ async fn run(s: &TestServer, driver: &Driver, store: &str) {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let label = format!("{} on {store}", driver.name);
+    let label = format!(
+        "{} {} on {store}",
+        driver.name,
+        script.file_name().map(|f| f.to_string_lossy()).unwrap_or_default()
+    );
     // A blocking wait off the runtime's workers, so the server keeps serving meanwhile.
     let out = tokio::task::spawn_blocking(move || {
         let mut child = cmd.spawn().map_err(|e| format!("could not start: {e}"))?;
@@ -129,8 +134,17 @@ async fn run(s: &TestServer, driver: &Driver, store: &str) {
     println!("== {label}\n{stdout}");
 }
 
-/// Runs `driver` on memory and on Postgres, or skips it (loudly; never under `CI`).
+/// Runs `driver`'s tutorial on memory and on Postgres, or skips it (loudly; never under `CI`).
 async fn tutorial(driver: Result<Driver, Driver>) {
+    let script = match &driver {
+        Ok(d) | Err(d) => d.script.clone(),
+    };
+    script_on_both(driver, &script).await;
+}
+
+/// Runs `script` with `driver` on memory and on Postgres, or skips it (loudly; never under
+/// `CI`).
+async fn script_on_both(driver: Result<Driver, Driver>, script: &Path) {
     let driver = match driver {
         Ok(d) => d,
         Err(d) => {
@@ -154,10 +168,10 @@ async fn tutorial(driver: Result<Driver, Driver>) {
         }
     };
     let s = TestServer::memory().await;
-    run(&s, &driver, "memory").await;
+    run(&s, &driver, script, "memory").await;
     s.stop().await;
     if let Some(s) = TestServer::postgres().await {
-        run(&s, &driver, "Postgres").await;
+        run(&s, &driver, script, "Postgres").await;
         s.stop().await;
     }
 }
@@ -170,4 +184,11 @@ async fn python_driver_tutorial() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn javascript_driver_tutorial() {
     tutorial(javascript()).await;
+}
+
+/// User-defined roles as an application uses them, through the unchanged Python driver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_driver_shop_roles() {
+    let script = drivers_dir().join("python").join("shop.py");
+    script_on_both(python(), &script).await;
 }

@@ -1,7 +1,7 @@
 //! End-to-end tests over real HTTP on loopback: the seed tutorial (memory, Postgres, h2c),
 //! every error code and status, hostile input, operational behaviour, the OpenAPI document
 //! against real responses, Fauna's protocol (`/query/1`, the golden corpus) and the tutorial
-//! through Fauna's official Python and JavaScript drivers. One test binary.
+//! through Fauna's official Python and JavaScript drivers, user-defined roles. One test binary.
 
 mod corpus;
 mod drivers;
@@ -12,5 +12,6 @@ mod openapi;
 mod ops;
 mod query;
 mod races;
+mod roles;
 mod throttle;
 mod tutorial;

@@ -37,6 +37,8 @@ pub const PATHS: &[&str] = &[
     "/identity",
     "/keys",
     "/keys/{id}",
+    "/roles",
+    "/roles/{name}",
     "/audit",
 ];
 
@@ -201,6 +203,33 @@ fn describe(op: &Op) -> Described {
         Op::CreateKey => d("createKey", "Create a key: the key and its secret (admin)", Some("CreateKey"), 201, Some("NewKey")),
         Op::GetKey(_) => d("getKey", "Read a key (admin)", None, 200, Some("Key")),
         Op::RevokeKey(_) => d("revokeKey", "Revoke a key (admin)", None, 204, None),
+        Op::ListRoles => Described {
+            query: PAGING,
+            ..d("listRoles", "List user-defined roles by name (admin)", None, 200, Some("RolePage"))
+        },
+        Op::CreateRole => d(
+            "createRole",
+            "Create a user-defined role: membership and privileges, actions true/false or FQL predicates (admin)",
+            Some("RoleBody"),
+            201,
+            Some("Role"),
+        ),
+        Op::GetRole(_) => d("getRole", "Read a role (admin)", None, 200, Some("Role")),
+        Op::UpdateRole(_) => d(
+            "updateRole",
+            "Update a role (deep merge; null removes; a new name renames it) (admin)",
+            Some("RolePatch"),
+            200,
+            Some("Role"),
+        ),
+        Op::ReplaceRole(_) => d(
+            "replaceRole",
+            "Replace a role's body (a missing name keeps the name) (admin)",
+            Some("RolePatch"),
+            200,
+            Some("Role"),
+        ),
+        Op::DeleteRole(_) => d("deleteRole", "Delete a role; keys naming it grant nothing (admin)", None, 204, None),
         Op::ListAudit => Described {
             query: &[
                 ("identity", "`<collection>/<id>`: events about this identity"),
@@ -306,6 +335,10 @@ fn object(required: &[(&str, Value)], optional: &[(&str, Value)]) -> Value {
     json!({"type": "object", "properties": props, "required": req, "additionalProperties": false})
 }
 
+fn role_one_or_many(item: &str) -> Value {
+    json!({"oneOf": [schema_ref(item), {"type": "array", "items": schema_ref(item)}]})
+}
+
 fn page(item: &str) -> Value {
     object(
         &[
@@ -351,7 +384,7 @@ fn schemas() -> Value {
             ("id", id()),
             ("coll", konst("Key")),
             ("ts", time()),
-            ("role", json!({"enum": ["admin", "server", "server-readonly"]})),
+            ("role", json!({"type": "string", "description": "admin, server, server-readonly, client or a user-defined role"})),
         ]
     };
     let key_optional = || vec![("ttl", time()), ("data", data())];
@@ -368,7 +401,41 @@ fn schemas() -> Value {
         v
     };
     json!({
-        "Error": object(&[("error", object(&[("code", string()), ("message", string())], &[]))], &[]),
+        "Error": object(
+            &[(
+                "error",
+                object(
+                    &[("code", string()), ("message", string())],
+                    &[(
+                        "constraint_failures",
+                        json!({"type": "array", "items": object(
+                            &[("paths", json!({"type": "array", "items": {"type": "array"}})), ("message", string())],
+                            &[],
+                        )}),
+                    )],
+                ),
+            )],
+            &[],
+        ),
+        "Role": object(
+            &[("name", string()), ("coll", konst("Role")), ("ts", time())],
+            &[("membership", role_one_or_many("Membership")), ("privileges", role_one_or_many("Privilege")), ("data", data())],
+        ),
+        "RolePage": page("Role"),
+        "RoleBody": object(
+            &[("name", string())],
+            &[("membership", role_one_or_many("Membership")), ("privileges", role_one_or_many("Privilege")), ("data", data())],
+        ),
+        "RolePatch": object(
+            &[],
+            &[("name", string()), ("membership", json!({})), ("privileges", json!({})), ("data", json!({}))],
+        ),
+        "Membership": object(&[("resource", string())], &[("predicate", json!({"type": ["string", "null"], "description": "an FQL lambda of one argument (the identity document)"}))]),
+        "Privilege": object(
+            &[("resource", string())],
+            &[("actions", json!({"type": "object", "additionalProperties": {"type": ["boolean", "string", "null"]},
+                "description": "read, write, create, create_with_id, delete, call…: true, false or an FQL lambda"}))],
+        ),
         "Status": object(&[("status", string())], &[]),
         "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
         "DocRef": object(&[("coll", string()), ("id", id())], &[]),
@@ -426,7 +493,7 @@ fn schemas() -> Value {
             &[("ttl", ttl()), ("data", json!({"type": ["object", "null"]}))],
         ),
         "CreateKey": object(
-            &[("role", json!({"enum": ["admin", "server", "server-readonly"]}))],
+            &[("role", json!({"type": "string", "description": "admin, server, server-readonly, client or a user-defined role"}))],
             &[("ttl", ttl()), ("data", json!({"type": ["object", "null"]}))],
         ),
     })
