@@ -264,11 +264,11 @@ fn path(top: &str, i: Option<usize>, rest: &[&str]) -> Vec<Json> {
     p
 }
 
-fn entries<'a>(
-    v: &'a Json,
-    top: &str,
-    faults: &mut Vec<RoleFault>,
-) -> Option<(bool, Vec<(Option<usize>, &'a serde_json::Map<String, Json>)>)> {
+/// Entry objects with their array index (`None` for a single object).
+type Entries<'a> = Vec<(Option<usize>, &'a serde_json::Map<String, Json>)>;
+
+/// Whether `v` was a single object (not an array), and its entry objects.
+fn entries<'a>(v: &'a Json, top: &str, faults: &mut Vec<RoleFault>) -> Option<(bool, Entries<'a>)> {
     match v {
         Json::Object(o) => Some((true, vec![(None, o)])),
         Json::Array(a) => {

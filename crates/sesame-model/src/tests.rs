@@ -155,10 +155,12 @@ fn secrets_are_redacted_and_kinds_are_strict() {
 
 #[test]
 fn roles_parse() {
-    for r in [Role::Admin, Role::Server, Role::ServerReadonly] {
+    for r in [Role::Admin, Role::Server, Role::ServerReadonly, Role::Client] {
         assert_eq!(r.as_str().parse::<Role>().unwrap(), r);
     }
-    assert_eq!("root".parse::<Role>().unwrap_err().code(), "invalid_role");
+    // Any other identifier names a user-defined role (see `key_roles_name_builtins_or_user_roles`).
+    assert_eq!("root".parse::<Role>().unwrap(), Role::User("root".parse().unwrap()));
+    assert_eq!("root!".parse::<Role>().unwrap_err().code(), "invalid_role");
 }
 
 mod properties {
@@ -187,6 +189,7 @@ mod properties {
             let _ = s.parse::<CollectionName>();
             let _ = s.parse::<FieldName>();
             let _ = s.parse::<Role>();
+            let _ = s.parse::<RoleName>();
             let _ = s.parse::<AuditKind>();
             let _ = Timestamp::parse_rfc3339(&s);
             let _ = Secret::new(s.clone()).kind();
@@ -295,4 +298,327 @@ fn string_conversions_keep_secrets_redacted() {
     assert_eq!(f.get("firstName"), Some(&serde_json::json!("Jane")));
     assert!(Fields::try_from(serde_json::json!([1])).is_err());
     assert_eq!(Ttl::from(std::time::Duration::from_secs(3600)), Ttl::In(3600));
+}
+
+// ----- user-defined roles -------------------------------------------------------------------
+
+fn role_ts() -> Timestamp {
+    Timestamp::from_micros(1_795_862_043_249_742).unwrap()
+}
+
+fn parse_role(body: serde_json::Value) -> Result<RoleDef, Vec<RoleFault>> {
+    RoleDef::parse(body.as_object().expect("a role body is an object"), role_ts())
+}
+
+/// A fault's path as compact JSON, e.g. `["privileges",0,"actions","read"]`.
+fn fault_paths(faults: &[RoleFault]) -> Vec<String> {
+    faults.iter().map(|f| serde_json::Value::Array(f.path.clone()).to_string()).collect()
+}
+
+#[test]
+fn role_bodies_echo_exactly_in_the_shape_given() {
+    let every_action: serde_json::Map<String, serde_json::Value> = Action::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let rule = match i % 3 {
+                0 => json!(true),
+                1 => json!(false),
+                _ => json!(format!("x => {i}")),
+            };
+            (a.as_str().to_owned(), rule)
+        })
+        .collect();
+    let bodies = [
+        json!({"name": "NameOnly"}),
+        json!({
+            "name": "Manager",
+            "membership": {"resource": "Employee", "predicate": "e => e.boss"},
+            "privileges": [
+                {"resource": "Customer", "actions": {"read": true, "write": "(a, b) => true"}},
+                {"resource": "Credential", "actions": {}},
+                {"resource": "Token", "actions": every_action},
+            ],
+            "data": {"note": "Zoë 🦀", "n": [1, 2.5, null, {"x": {}}]},
+        }),
+        json!({
+            "name": "arrays_of_one",
+            "membership": [{"resource": "Employee"}],
+            "privileges": [
+                {"resource": "Customer", "actions": {"create_with_id": "(d, id) => true"}},
+            ],
+        }),
+        json!({
+            "name": "_objects",
+            "membership": {"resource": "Customer"},
+            "privileges": {"resource": "Order", "actions": {"delete": false}},
+            "data": {},
+        }),
+        json!({"name": "empty_arrays", "membership": [], "privileges": []}),
+        json!({
+            "name": "A",
+            "membership": [{"resource": "B"}, {"resource": "B", "predicate": "b => b.ok"}],
+        }),
+        json!({"name": "z".repeat(64)}),
+        json!({
+            "name": "longest_predicate",
+            "membership": {"resource": "C", "predicate": "p".repeat(MAX_PREDICATE_LEN)},
+        }),
+        json!({
+            "name": "most_entries",
+            "membership": vec![json!({"resource": "C"}); MAX_ROLE_ENTRIES],
+            "privileges": vec![json!({"resource": "C", "actions": {}}); MAX_ROLE_ENTRIES],
+        }),
+    ];
+    for body in bodies {
+        let r = parse_role(body.clone()).unwrap_or_else(|f| panic!("{body}: {f:?}"));
+        assert_eq!(serde_json::Value::Object(r.body_json()), body);
+        assert_eq!(r.ts, role_ts());
+        assert_eq!(parse_role(serde_json::Value::Object(r.body_json())).unwrap(), r);
+    }
+
+    // One object and an array of one are different shapes, kept apart.
+    let one = parse_role(json!({"name": "r", "membership": {"resource": "C"}})).unwrap();
+    let many = parse_role(json!({"name": "r", "membership": [{"resource": "C"}]})).unwrap();
+    assert!(matches!(one.membership, Some(OneOrMany::One(_))));
+    assert!(matches!(many.membership, Some(OneOrMany::Many(ref v)) if v.len() == 1));
+    assert_ne!(one, many);
+
+    // Explicit nulls are absences, and echo as such.
+    let nulls = parse_role(json!({
+        "name": "nulls",
+        "membership": {"resource": "C", "predicate": null},
+        "privileges": {"resource": "C", "actions": {"read": null, "write": true}},
+        "data": null,
+    }))
+    .unwrap();
+    assert_eq!(
+        serde_json::Value::Object(nulls.body_json()),
+        json!({
+            "name": "nulls",
+            "membership": {"resource": "C"},
+            "privileges": {"resource": "C", "actions": {"write": true}},
+        })
+    );
+    let bare = parse_role(json!({"name": "bare", "membership": null, "privileges": null})).unwrap();
+    assert_eq!((bare.membership, bare.privileges, bare.data), (None, None, None));
+}
+
+#[test]
+fn role_helpers_read_membership_and_predicates() {
+    let r = parse_role(json!({
+        "name": "r",
+        "membership": [
+            {"resource": "Manager", "predicate": "m => m.active"},
+            {"resource": "Customer"},
+            {"resource": "Manager"},
+        ],
+        "privileges": [
+            {"resource": "Customer", "actions": {"read": true, "write": "(o, n) => true"}},
+            {"resource": "Order", "actions": {
+                "create_with_id": "(d, id) => true",
+                "delete": false,
+            }},
+        ],
+    }))
+    .unwrap();
+    assert_eq!(r.member_collections(), ["Manager", "Customer"], "each once, in order");
+    assert!(r.names_member("Customer") && r.names_member("Manager"));
+    for not in ["customer", "Cust", "Order", ""] {
+        assert!(!r.names_member(not), "{not:?}");
+    }
+    let preds: Vec<(String, (usize, usize), &str)> = r
+        .predicates()
+        .into_iter()
+        .map(|(p, arity, src)| (serde_json::Value::Array(p).to_string(), arity, src))
+        .collect();
+    assert_eq!(
+        preds,
+        [
+            (r#"["membership",0,"predicate"]"#.to_owned(), (1, 1), "m => m.active"),
+            (r#"["privileges",0,"actions","write"]"#.to_owned(), (2, 2), "(o, n) => true"),
+            (
+                r#"["privileges",1,"actions","create_with_id"]"#.to_owned(),
+                (1, 2),
+                "(d, id) => true"
+            ),
+        ]
+    );
+    let Some(OneOrMany::Many(ps)) = &r.privileges else { panic!("an array") };
+    assert_eq!(ps[0].rule(Action::Read), Some(&ActionRule::Allow(true)));
+    assert_eq!(ps[1].rule(Action::Delete), Some(&ActionRule::Allow(false)));
+    assert_eq!(ps[1].rule(Action::Read), None);
+    let none = parse_role(json!({"name": "none"})).unwrap();
+    assert!(none.member_collections().is_empty() && !none.names_member("Customer"));
+    assert!(none.predicates().is_empty());
+}
+
+#[test]
+fn role_faults_name_their_paths() {
+    let long = "p".repeat(MAX_PREDICATE_LEN + 1);
+    let too_many = vec![json!({"resource": "C"}); MAX_ROLE_ENTRIES + 1];
+    let cases: Vec<(serde_json::Value, &str, &str)> = vec![
+        // Top level.
+        (json!({"name": "r", "extra": 1}), r#"["extra"]"#, "Unexpected field"),
+        (json!({"name": "r", "ts": 1}), r#"["ts"]"#, "Unexpected field"),
+        (json!({}), r#"["name"]"#, "Missing required field"),
+        (json!({"name": 5}), r#"["name"]"#, "Expected a string"),
+        (json!({"name": null}), r#"["name"]"#, "Expected a string"),
+        // Bad names.
+        (json!({"name": ""}), r#"["name"]"#, "Invalid name"),
+        (json!({"name": "1abc"}), r#"["name"]"#, "Invalid name"),
+        (json!({"name": "a-b"}), r#"["name"]"#, "Invalid name"),
+        (json!({"name": "_"}), r#"["name"]"#, "Invalid name"),
+        (json!({"name": "Zoë"}), r#"["name"]"#, "Invalid name"),
+        (json!({"name": "a".repeat(65)}), r#"["name"]"#, "Invalid name"),
+        (json!({"name": "server-readonly"}), r#"["name"]"#, "Invalid name"),
+        // Built-in names, in any case.
+        (json!({"name": "admin"}), r#"["name"]"#, "built-in role"),
+        (json!({"name": "Admin"}), r#"["name"]"#, "built-in role"),
+        (json!({"name": "Client"}), r#"["name"]"#, "built-in role"),
+        (json!({"name": "SERVER"}), r#"["name"]"#, "built-in role"),
+        // Entries.
+        (json!({"name": "r", "membership": "C"}), r#"["membership"]"#, "object or an array"),
+        (json!({"name": "r", "privileges": 1}), r#"["privileges"]"#, "object or an array"),
+        (
+            json!({"name": "r", "membership": [{"resource": "C"}, 1]}),
+            r#"["membership",1]"#,
+            "Expected an object",
+        ),
+        (
+            json!({"name": "r", "membership": too_many.clone()}),
+            r#"["membership"]"#,
+            "At most 64 entries",
+        ),
+        (json!({"name": "r", "privileges": too_many}), r#"["privileges"]"#, "At most 64 entries"),
+        (
+            json!({"name": "r", "membership": {"resource": "C", "roles": []}}),
+            r#"["membership","roles"]"#,
+            "Unexpected field",
+        ),
+        (
+            json!({"name": "r", "privileges": [{"resource": "C", "actions": {}, "x": 1}]}),
+            r#"["privileges",0,"x"]"#,
+            "Unexpected field",
+        ),
+        // Resources that are not strings.
+        (
+            json!({"name": "r", "membership": {"resource": 5}}),
+            r#"["membership","resource"]"#,
+            "name of a collection",
+        ),
+        (
+            json!({"name": "r", "membership": {}}),
+            r#"["membership","resource"]"#,
+            "name of a collection",
+        ),
+        (
+            json!({"name": "r", "membership": [{"resource": "C"}, {"resource": ["C"]}]}),
+            r#"["membership",1,"resource"]"#,
+            "name of a collection",
+        ),
+        (
+            json!({"name": "r", "privileges": {"resource": null, "actions": {}}}),
+            r#"["privileges","resource"]"#,
+            "name of a collection",
+        ),
+        // Actions.
+        (
+            json!({"name": "r", "privileges": {"resource": "C", "actions": {"fly": true}}}),
+            r#"["privileges","actions","fly"]"#,
+            "Unknown action `fly`",
+        ),
+        (
+            json!({"name": "r", "privileges": [{"resource": "C", "actions": {"Read": true}}]}),
+            r#"["privileges",0,"actions","Read"]"#,
+            "Unknown action",
+        ),
+        (
+            json!({"name": "r", "privileges": {"resource": "C", "actions": {"read": 1}}}),
+            r#"["privileges","actions","read"]"#,
+            "Expected a predicate",
+        ),
+        (
+            json!({"name": "r", "privileges": {"resource": "C", "actions": {"write": {"x": 1}}}}),
+            r#"["privileges","actions","write"]"#,
+            "Expected a predicate",
+        ),
+        (
+            json!({"name": "r", "privileges": {"resource": "C", "actions": ["read"]}}),
+            r#"["privileges","actions"]"#,
+            "Expected an object",
+        ),
+        // Predicates.
+        (
+            json!({"name": "r", "membership": {"resource": "C", "predicate": true}}),
+            r#"["membership","predicate"]"#,
+            "Expected a predicate",
+        ),
+        (
+            json!({"name": "r", "membership": {"resource": "C", "predicate": long.clone()}}),
+            r#"["membership","predicate"]"#,
+            "at most 4096 bytes",
+        ),
+        (
+            json!({"name": "r", "privileges": [{"resource": "C", "actions": {"read": long}}]}),
+            r#"["privileges",0,"actions","read"]"#,
+            "at most 4096 bytes",
+        ),
+        // Data.
+        (json!({"name": "r", "data": [1]}), r#"["data"]"#, "JSON object"),
+        (json!({"name": "r", "data": {"k": "a\u{0}b"}}), r#"["data"]"#, "NUL"),
+    ];
+    for (body, path, message) in cases {
+        let faults = parse_role(body.clone()).expect_err(&body.to_string());
+        assert_eq!(fault_paths(&faults), [path], "{body}: {faults:?}");
+        assert!(faults[0].message.contains(message), "{body}: {:?}", faults[0].message);
+    }
+}
+
+#[test]
+fn role_faults_are_all_reported_at_once() {
+    let faults = parse_role(json!({
+        "name": "admin",
+        "extra": true,
+        "membership": [{"resource": 1}, "x", {"resource": "C", "predicate": 2}],
+        "privileges": {
+            "resource": "C",
+            "actions": {"read": 1, "fly": true, "write": "(a, b) => true", "delete": []},
+        },
+        "data": "no",
+    }))
+    .unwrap_err();
+    let mut got = fault_paths(&faults);
+    got.sort();
+    let mut want = [
+        r#"["extra"]"#,
+        r#"["name"]"#,
+        r#"["membership",0,"resource"]"#,
+        r#"["membership",1]"#,
+        r#"["membership",2,"predicate"]"#,
+        r#"["privileges","actions","read"]"#,
+        r#"["privileges","actions","fly"]"#,
+        r#"["privileges","actions","delete"]"#,
+        r#"["data"]"#,
+    ];
+    want.sort();
+    assert_eq!(got, want, "{faults:?}");
+    // Every fault has a message; a fault-free part does not hide the others.
+    assert!(faults.iter().all(|f| !f.message.is_empty()));
+    let only_name = parse_role(json!({"name": "Client", "membership": {"resource": "C"}}));
+    assert_eq!(fault_paths(&only_name.unwrap_err()), [r#"["name"]"#]);
+}
+
+#[test]
+fn key_roles_name_builtins_or_user_roles() {
+    for (s, builtin) in [("admin", true), ("client", true), ("Editor", false), ("_x1", false)] {
+        let r: Role = s.parse().unwrap();
+        assert_eq!((r.as_str(), r.is_builtin()), (s, builtin));
+    }
+    assert_eq!("Editor".parse::<Role>().unwrap(), Role::User("Editor".parse().unwrap()));
+    for bad in ["Admin", "CLIENT", "1x", "", "a b", "server_readonly2-"] {
+        assert_eq!(bad.parse::<Role>().unwrap_err().code(), "invalid_role", "{bad:?}");
+    }
+    assert_eq!("Editor".parse::<RoleName>().unwrap().to_string(), "Editor");
+    assert_eq!(RoleName::try_from("Editor").unwrap().as_str(), "Editor");
 }

@@ -1,8 +1,8 @@
 //! [`Db`]: statements on one connection (pooled, or inside a transaction), and [`TxGuard`]: a
 //! transaction on an owned pooled connection that rolls back if it is not committed.
 //!
-//! Every operation of `documents.rs` and `auth.rs` is written once against [`Db`], so a
-//! `PgStore` call and the same call inside a `PgTx` run the same SQL. No row mapping here.
+//! Every operation of `documents.rs`, `auth.rs` and `roles.rs` is written once against [`Db`], so
+//! a `PgStore` call and the same call inside a `PgTx` run the same SQL. No row mapping here.
 
 use deadpool_postgres::{ClientWrapper, Object};
 use sesame_store::StoreError;

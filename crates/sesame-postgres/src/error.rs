@@ -26,6 +26,7 @@ pub(crate) fn map_pg(e: tokio_postgres::Error) -> StoreError {
                 | "keys_pkey"
                 | "audit_events_pkey" => constraint::ID,
                 "credentials_document_key" => constraint::CREDENTIAL_DOCUMENT,
+                "roles_pkey" => constraint::ROLE_NAME,
                 "tokens_digest_key" | "keys_digest_key" => constraint::SECRET_DIGEST,
                 other => return StoreError::conflict(&format!("postgres:{other}")),
             };

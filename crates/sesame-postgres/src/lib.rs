@@ -8,9 +8,10 @@
 //! [`PgStore::migrate`] (see [`migrate`]).
 //!
 //! Files by concern: `documents.rs` (collections, documents, index entries, scans), `auth.rs`
-//! (credentials, tokens, keys), `audit.rs`, `throttle.rs`, `store.rs` (the trait impls and
-//! serializable transactions), `db.rs` (a connection's statements and the transaction guard),
-//! `rows.rs` (row mapping), `error.rs` (driver errors to `StoreError`), `lanes.rs` (the hot path).
+//! (credentials, tokens, keys), `roles.rs` (user-defined roles), `audit.rs`, `throttle.rs`,
+//! `store.rs` (the trait impls and serializable transactions), `db.rs` (a connection's statements
+//! and the transaction guard), `rows.rs` (row mapping), `error.rs` (driver errors to
+//! `StoreError`), `lanes.rs` (the hot path).
 
 use std::fmt;
 use std::sync::atomic::AtomicI64;
@@ -28,6 +29,7 @@ mod documents;
 mod error;
 mod lanes;
 pub mod migrate;
+mod roles;
 mod rows;
 mod store;
 #[cfg(feature = "testing")]

@@ -7,8 +7,8 @@ use std::fmt;
 
 use sesame_model::{
     AuditEvent, ClientInfo, Collection, CollectionName, Credential, Data, DocId, DocRef, Document,
-    FieldPath, Fields, IndexDef, IndexValue, Json, Key, PasswordHash, Role, Timestamp, Token,
-    UniqueConstraint,
+    FieldPath, Fields, IndexDef, IndexValue, Json, Key, PasswordHash, Role, RoleDef, Timestamp,
+    Token, UniqueConstraint,
 };
 use sesame_store::{LoginFailures, StoreError, StoredCredential};
 use tokio_postgres::types::FromSql;
@@ -36,7 +36,12 @@ macro_rules! audit_cols {
          client_addr, count"
     };
 }
-pub(crate) use {audit_cols, cred_cols, key_cols, token_cols};
+macro_rules! role_cols {
+    () => {
+        "name, ts, membership, privileges, data"
+    };
+}
+pub(crate) use {audit_cols, cred_cols, key_cols, role_cols, token_cols};
 
 pub(crate) fn corrupt(what: &str, e: impl fmt::Display) -> StoreError {
     StoreError::Other(format!("unreadable {what} row: {e}").into())
@@ -113,6 +118,31 @@ pub(crate) fn row_key(r: &Row) -> Result<Key, StoreError> {
         ts: ts(get(r, "ts")?)?,
         ttl: opt_ts(get(r, "ttl")?)?,
         data: data(get(r, "data")?)?,
+    })
+}
+
+/// A role's `membership`, `privileges` and `data` columns, as written (`None`: absent).
+pub(crate) fn role_json(r: &RoleDef) -> [Option<Json>; 3] {
+    let mut body = r.body_json();
+    ["membership", "privileges", "data"].map(|k| body.remove(k))
+}
+
+/// Rebuilds a role from its row through [`RoleDef::parse`], the same checks a new role passes:
+/// a row that fails them is corrupt.
+pub(crate) fn row_role(r: &Row) -> Result<RoleDef, StoreError> {
+    let mut body = serde_json::Map::new();
+    body.insert("name".into(), Json::String(get(r, "name")?));
+    for col in ["membership", "privileges", "data"] {
+        if let Some(v) = get::<Option<Json>>(r, col)? {
+            body.insert(col.into(), v);
+        }
+    }
+    RoleDef::parse(&body, ts(get(r, "ts")?)?).map_err(|faults| {
+        let shown: Vec<String> = faults
+            .iter()
+            .map(|f| format!("{}: {}", Json::Array(f.path.clone()), f.message))
+            .collect();
+        corrupt("role", shown.join("; "))
     })
 }
 

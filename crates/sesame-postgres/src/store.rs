@@ -1,5 +1,6 @@
 //! The [`DocumentStore`], [`AuthStore`] and [`Store`] impls of [`PgStore`], and [`PgTx`], its
-//! transactions. Both run the same operations (`documents.rs`, `auth.rs`) on a [`Db`].
+//! transactions. Both run the same operations (`documents.rs`, `auth.rs`, `roles.rs`) on a
+//! [`Db`].
 //!
 //! A `PgStore` call runs on a pooled connection: a single statement as is, a multi-statement
 //! write (documents with their entries, definition changes, password changes) inside one
@@ -15,7 +16,7 @@ use std::sync::atomic::Ordering;
 use async_trait::async_trait;
 use sesame_model::{
     Collection, CollectionName, Credential, DocId, DocRef, Document, Fields, Json, Key,
-    PasswordHash, SecretDigest, Timestamp, Token,
+    PasswordHash, RoleDef, RoleName, SecretDigest, Timestamp, Token,
 };
 use sesame_store::{
     AuthStore, Cursor, DocumentStore, Page, Revoke, Store, StoreError, StoreTx, StoredCredential,
@@ -228,6 +229,35 @@ macro_rules! ops {
             }
             async fn delete_key(&self, id: DocId) -> Result<bool, StoreError> {
                 $read!(self, |db| db.delete_key(id))
+            }
+            async fn create_role(&self, role: &RoleDef) -> Result<(), StoreError> {
+                $read!(self, |db| db.create_role(role))
+            }
+            async fn get_role(&self, name: &RoleName) -> Result<RoleDef, StoreError> {
+                $read!(self, |db| db.get_role(name))
+            }
+            async fn list_roles(
+                &self,
+                after: Option<&RoleName>,
+                n: usize,
+            ) -> Result<Page<RoleDef, RoleName>, StoreError> {
+                $read!(self, |db| db.list_roles(after, n))
+            }
+            async fn replace_role(
+                &self,
+                name: &RoleName,
+                role: &RoleDef,
+            ) -> Result<(), StoreError> {
+                $read!(self, |db| db.replace_role(name, role))
+            }
+            async fn delete_role(&self, name: &RoleName) -> Result<bool, StoreError> {
+                $read!(self, |db| db.delete_role(name))
+            }
+            async fn roles_with_member(
+                &self,
+                collection: &str,
+            ) -> Result<Vec<RoleDef>, StoreError> {
+                $read!(self, |db| db.roles_with_member(collection))
             }
         }
     };

@@ -12,11 +12,13 @@ use std::sync::Arc;
 mod auth;
 mod basics;
 mod indexes;
+mod roles;
 mod transactions;
 
 pub use auth::*;
 pub use basics::*;
 pub use indexes::*;
+pub use roles::*;
 pub use transactions::*;
 
 use async_trait::async_trait;
@@ -92,6 +94,14 @@ macro_rules! store_conformance {
             transaction_commit_is_atomic_and_rollback_leaves_nothing,
             transaction_timestamps_are_monotonic,
             conflicting_transactions_are_retried_and_all_count,
+            roles_roundtrip_exactly,
+            role_names_are_unique_and_case_sensitive,
+            roles_list_in_byte_order_and_paginate,
+            roles_replace_and_rename,
+            roles_delete_reports_existence,
+            roles_with_member_match_exactly_in_order,
+            roles_follow_transactions,
+            concurrent_role_creations_have_one_winner,
         );
     };
 }
