@@ -11,11 +11,6 @@ const CORPUS: &str = include_str!("../../crates/sesame-fql/tests/corpus/public.j
 
 /// Cases that cannot pass, and why.
 const ALLOWED: &[(&str, &str)] = &[
-    ("role-create", "user-defined roles are a later issue (`Role.create` is refused)"),
-    ("tok-membership-predicate-allows", "needs user-defined roles"),
-    ("tok-membership-predicate-denies", "needs user-defined roles"),
-    ("tok-read-predicate-other", "needs user-defined roles"),
-    ("tok-short-lambda-predicate", "needs user-defined roles"),
     (
         "tok-identity-no-role",
         "Sesame's baseline lets a token read its own identity document on every surface",

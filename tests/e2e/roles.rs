@@ -9,13 +9,18 @@ use sesame_tests::{test_auth_config, TestServer, ADMIN};
 
 const A: Option<&str> = Some(ADMIN);
 
-fn r(coll: &str, id: &str) -> Value {
+fn reference(coll: &str, id: &str) -> Value {
     json!({"@ref": {"id": id, "coll": {"@mod": coll}}})
 }
 
 async fn login(s: &TestServer, cred: &str) -> String {
     let r = s
-        .call(Method::POST, &format!("/credentials/{cred}/login"), A, Some(json!({"password": "sekret-pw"})))
+        .call(
+            Method::POST,
+            &format!("/credentials/{cred}/login"),
+            A,
+            Some(json!({"password": "sekret-pw"})),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
     r.str("secret")
@@ -44,10 +49,28 @@ async fn shop_over_rest(s: &TestServer) {
         assert_eq!(r.status, StatusCode::CREATED);
     }
     for (name, price) in [("lamp", 30), ("desk", 120)] {
-        s.call(Method::POST, "/collections/Product/documents", A, Some(json!({"name": name, "price": price}))).await;
+        s.call(
+            Method::POST,
+            "/collections/Product/documents",
+            A,
+            Some(json!({"name": name, "price": price})),
+        )
+        .await;
     }
-    let (jane, jane_cred) = s.identity("Customer", json!({"firstName": "Jane", "email": "jane@example.com"}), "sekret-pw").await;
-    let (john, john_cred) = s.identity("Customer", json!({"firstName": "John", "email": "john@example.com"}), "sekret-pw").await;
+    let (jane, jane_cred) = s
+        .identity(
+            "Customer",
+            json!({"firstName": "Jane", "email": "jane@example.com"}),
+            "sekret-pw",
+        )
+        .await;
+    let (john, john_cred) = s
+        .identity(
+            "Customer",
+            json!({"firstName": "John", "email": "john@example.com"}),
+            "sekret-pw",
+        )
+        .await;
 
     // The role API: admin only, validated, echoed as written.
     let (_, server_key) = {
@@ -60,12 +83,20 @@ async fn shop_over_rest(s: &TestServer) {
         "privileges": [{"resource": "Order", "actions": {"read": "not a lambda", "write": "x => true"}}]});
     let r = s.call(Method::POST, "/roles", A, Some(bad)).await;
     assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "constraint_failure"), "{}", r.json);
-    let paths: Vec<&Value> = r.json["error"]["constraint_failures"].as_array().unwrap().iter().map(|f| &f["paths"][0]).collect();
-    assert_eq!(paths, vec![
-        &json!(["membership", "predicate"]),
-        &json!(["privileges", 0, "actions", "read"]),
-        &json!(["privileges", 0, "actions", "write"]),
-    ]);
+    let paths: Vec<&Value> = r.json["error"]["constraint_failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| &f["paths"][0])
+        .collect();
+    assert_eq!(
+        paths,
+        vec![
+            &json!(["membership", "predicate"]),
+            &json!(["privileges", 0, "actions", "read"]),
+            &json!(["privileges", 0, "actions", "write"]),
+        ]
+    );
     assert_eq!(s.call(Method::GET, "/roles/customer", A, None).await.status, StatusCode::NOT_FOUND);
     let r = s.call(Method::POST, "/roles", A, Some(customer_role())).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
@@ -85,38 +116,104 @@ async fn shop_over_rest(s: &TestServer) {
     let ht = login(s, &john_cred).await;
     let r = s.call(Method::GET, "/collections/Product/documents", Some(&jt), None).await;
     assert_eq!(r.json["data"].as_array().map(Vec::len), Some(2), "{}", r.json);
-    let r = s.call(Method::POST, "/collections/Product/documents", Some(&jt), Some(json!({"name": "free"}))).await;
+    let r = s
+        .call(
+            Method::POST,
+            "/collections/Product/documents",
+            Some(&jt),
+            Some(json!({"name": "free"})),
+        )
+        .await;
     assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "permission_denied"));
 
-    let mine = s.call(Method::POST, "/collections/Order/documents", Some(&jt), Some(json!({"customer": r("Customer", &jane), "item": "lamp"}))).await;
+    let mine = s
+        .call(
+            Method::POST,
+            "/collections/Order/documents",
+            Some(&jt),
+            Some(json!({"customer": reference("Customer", &jane), "item": "lamp"})),
+        )
+        .await;
     assert_eq!(mine.status, StatusCode::CREATED, "{}", mine.json);
-    let his = s.call(Method::POST, "/collections/Order/documents", Some(&ht), Some(json!({"customer": r("Customer", &john), "item": "desk"}))).await;
+    let his = s
+        .call(
+            Method::POST,
+            "/collections/Order/documents",
+            Some(&ht),
+            Some(json!({"customer": reference("Customer", &john), "item": "desk"})),
+        )
+        .await;
     assert_eq!(his.status, StatusCode::CREATED);
-    let r = s.call(Method::POST, "/collections/Order/documents", Some(&jt), Some(json!({"customer": r("Customer", &john), "item": "desk"}))).await;
+    let r = s
+        .call(
+            Method::POST,
+            "/collections/Order/documents",
+            Some(&jt),
+            Some(json!({"customer": reference("Customer", &john), "item": "desk"})),
+        )
+        .await;
     assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "permission_denied"));
     let all = s.call(Method::GET, "/collections/Order/documents", A, None).await;
-    assert_eq!(all.json["data"].as_array().map(Vec::len), Some(2), "the refused create wrote nothing");
+    assert_eq!(
+        all.json["data"].as_array().map(Vec::len),
+        Some(2),
+        "the refused create wrote nothing"
+    );
 
     let r = s.call(Method::GET, "/collections/Order/documents", Some(&jt), None).await;
-    let items: Vec<&Value> = r.json["data"].as_array().unwrap().iter().map(|o| &o["item"]).collect();
+    let items: Vec<&Value> =
+        r.json["data"].as_array().unwrap().iter().map(|o| &o["item"]).collect();
     assert_eq!(items, vec![&json!("lamp")], "Jane sees only her orders");
     let his_id = his.str("id");
-    let r = s.call(Method::GET, &format!("/collections/Order/documents/{his_id}"), Some(&jt), None).await;
+    let r = s
+        .call(Method::GET, &format!("/collections/Order/documents/{his_id}"), Some(&jt), None)
+        .await;
     assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "document_not_found"));
-    let missing = s.call(Method::GET, "/collections/Order/documents/123456789", Some(&jt), None).await;
-    assert_eq!(missing.json["error"]["message"].as_str().map(|m| m.replace("123456789", "ID")), r.json["error"]["message"].as_str().map(|m| m.replace(&his_id, "ID")), "unreadable and missing look alike");
+    let missing =
+        s.call(Method::GET, "/collections/Order/documents/123456789", Some(&jt), None).await;
+    assert_eq!(
+        missing.json["error"]["message"].as_str().map(|m| m.replace("123456789", "ID")),
+        r.json["error"]["message"].as_str().map(|m| m.replace(&his_id, "ID")),
+        "unreadable and missing look alike"
+    );
 
-    let r = s.call(Method::PATCH, &format!("/collections/Customer/documents/{jane}"), Some(&jt), Some(json!({"firstName": "Janet"}))).await;
+    let r = s
+        .call(
+            Method::PATCH,
+            &format!("/collections/Customer/documents/{jane}"),
+            Some(&jt),
+            Some(json!({"firstName": "Janet"})),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
-    let r = s.call(Method::PATCH, &format!("/collections/Customer/documents/{jane}"), Some(&jt), Some(json!({"email": "new@example.com"}))).await;
+    let r = s
+        .call(
+            Method::PATCH,
+            &format!("/collections/Customer/documents/{jane}"),
+            Some(&jt),
+            Some(json!({"email": "new@example.com"})),
+        )
+        .await;
     assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "permission_denied"));
-    let r = s.call(Method::PATCH, &format!("/collections/Customer/documents/{john}"), Some(&jt), Some(json!({"firstName": "X"}))).await;
+    let r = s
+        .call(
+            Method::PATCH,
+            &format!("/collections/Customer/documents/{john}"),
+            Some(&jt),
+            Some(json!({"firstName": "X"})),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = s.call(Method::GET, &format!("/collections/Customer/documents/{jane}"), A, None).await;
-    assert_eq!((r.json["firstName"].as_str(), r.json["email"].as_str()), (Some("Janet"), Some("jane@example.com")));
+    assert_eq!(
+        (r.json["firstName"].as_str(), r.json["email"].as_str()),
+        (Some("Janet"), Some("jane@example.com"))
+    );
 
     // The same token over /query/1 sees the same rules.
-    let q = s.query(false, Some(&jt), &[], &json!({"query": "Order.all().toArray().map(o => o.item)"})).await;
+    let q = s
+        .query(false, Some(&jt), &[], &json!({"query": "Order.all().toArray().map(o => o.item)"}))
+        .await;
     assert_eq!(q.json["data"], json!(["lamp"]));
 
     // A manager whose membership predicate reads `active`.
@@ -128,18 +225,37 @@ async fn shop_over_rest(s: &TestServer) {
     let mt = login(s, &mgr_cred).await;
     let r = s.call(Method::GET, "/collections/Report/documents", Some(&mt), None).await;
     assert_eq!(r.json["data"].as_array().map(Vec::len), Some(1));
-    s.call(Method::PATCH, &format!("/collections/Manager/documents/{mgr}"), A, Some(json!({"active": false}))).await;
+    s.call(
+        Method::PATCH,
+        &format!("/collections/Manager/documents/{mgr}"),
+        A,
+        Some(json!({"active": false})),
+    )
+    .await;
     let r = s.call(Method::GET, "/collections/Report/documents", Some(&mt), None).await;
     assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "permission_denied"));
 
     // Changing and deleting roles.
-    let r = s.call(Method::PATCH, "/roles/manager", A, Some(json!({"membership": {"resource": "Manager", "predicate": null}}))).await;
+    let r = s
+        .call(
+            Method::PATCH,
+            "/roles/manager",
+            A,
+            Some(json!({"membership": {"resource": "Manager", "predicate": null}})),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
-    assert_eq!(s.call(Method::GET, "/collections/Report/documents", Some(&mt), None).await.status, StatusCode::OK);
+    assert_eq!(
+        s.call(Method::GET, "/collections/Report/documents", Some(&mt), None).await.status,
+        StatusCode::OK
+    );
     let r = s.call(Method::PUT, "/roles/manager", A, Some(json!({"name": "boss"}))).await;
     assert_eq!((r.status, r.json["name"].as_str()), (StatusCode::OK, Some("boss")));
     assert!(r.json.get("privileges").is_none(), "a replace drops what it does not name");
-    assert_eq!(s.call(Method::GET, "/collections/Report/documents", Some(&mt), None).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        s.call(Method::GET, "/collections/Report/documents", Some(&mt), None).await.status,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(s.call(Method::DELETE, "/roles/boss", A, None).await.status, StatusCode::NO_CONTENT);
     assert_eq!(s.call(Method::DELETE, "/roles/boss", A, None).await.status, StatusCode::NOT_FOUND);
 
@@ -155,21 +271,39 @@ async fn shop_over_rest(s: &TestServer) {
     assert_eq!(r.json["data"], json!([]), "a key has no identity: `Query.identity()` is null");
 
     // Scoped secrets: an admin or server key acting as Jane, or as a role.
-    let admin_key = s.call(Method::POST, "/keys", A, Some(json!({"role": "admin"}))).await.str("secret");
+    let admin_key =
+        s.call(Method::POST, "/keys", A, Some(json!({"role": "admin"}))).await.str("secret");
     for key in [&admin_key, &server_key] {
         let scoped = format!("{key}:@doc/Customer/{jane}");
         let r = s.call(Method::GET, "/identity", Some(&scoped), None).await;
-        assert_eq!((r.status, r.json["id"].as_str()), (StatusCode::OK, Some(jane.as_str())), "{}", r.json);
+        assert_eq!(
+            (r.status, r.json["id"].as_str()),
+            (StatusCode::OK, Some(jane.as_str())),
+            "{}",
+            r.json
+        );
         let r = s.call(Method::GET, "/collections/Order/documents", Some(&scoped), None).await;
-        assert_eq!(r.json["data"].as_array().map(Vec::len), Some(1), "acting as Jane, with her roles");
+        assert_eq!(
+            r.json["data"].as_array().map(Vec::len),
+            Some(1),
+            "acting as Jane, with her roles"
+        );
         let r = s.call(Method::GET, "/keys", Some(&scoped), None).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "and nothing more");
     }
     let scoped = format!("{admin_key}:@role/customer");
     let r = s.call(Method::GET, "/collections/Product/documents", Some(&scoped), None).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(s.call(Method::GET, "/keys", Some(&scoped), None).await.status, StatusCode::FORBIDDEN);
-    for bad in [format!("{jt}:@doc/Customer/{jane}"), format!("{server_key}:@role/customer"), format!("{admin_key}:@role/nobody"), format!("{admin_key}:db:admin")] {
+    assert_eq!(
+        s.call(Method::GET, "/keys", Some(&scoped), None).await.status,
+        StatusCode::FORBIDDEN
+    );
+    for bad in [
+        format!("{jt}:@doc/Customer/{jane}"),
+        format!("{server_key}:@role/customer"),
+        format!("{admin_key}:@role/nobody"),
+        format!("{admin_key}:db:admin"),
+    ] {
         let r = s.call(Method::GET, "/identity", Some(&bad), None).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{bad:?} must be refused");
     }
@@ -195,8 +329,15 @@ async fn the_shop_example_over_rest_on_postgres() {
 async fn changes_apply_on_every_instance_at_once() {
     let Some(db) = sesame_postgres::testing::TestDb::new().await else { return };
     let b_store = std::sync::Arc::new(sesame_postgres::PgStore::new(db.config.clone()).unwrap());
-    let a = TestServer::start_with(db.store.clone(), Some(db), ServerConfig::default(), test_auth_config()).await;
-    let b = TestServer::start_with(b_store, None, ServerConfig::default(), test_auth_config()).await;
+    let a = TestServer::start_with(
+        db.store.clone(),
+        Some(db),
+        ServerConfig::default(),
+        test_auth_config(),
+    )
+    .await;
+    let b =
+        TestServer::start_with(b_store, None, ServerConfig::default(), test_auth_config()).await;
     a.call(Method::POST, "/collections", A, Some(json!({"name": "Report"}))).await;
     a.call(Method::POST, "/collections/Report/documents", A, Some(json!({"q": 1}))).await;
     let (mgr, cred) = a.identity("Manager", json!({"active": true}), "sekret-pw").await;
@@ -204,30 +345,46 @@ async fn changes_apply_on_every_instance_at_once() {
         "privileges": {"resource": "Report", "actions": {"read": true}}});
     assert_eq!(a.call(Method::POST, "/roles", A, Some(role)).await.status, StatusCode::CREATED);
     let t = login(&a, &cred).await;
-    let list = |s: &TestServer| {
-        let t = t.clone();
-        async move { s.call(Method::GET, "/collections/Report/documents", Some(&t), None).await.status }
-    };
-    let fql = |s: &TestServer| {
-        let t = t.clone();
-        async move { s.query(false, Some(&t), &[], &json!({"query": "Report.all().count()"})).await.status }
-    };
+    async fn list(s: &TestServer, t: &str) -> StatusCode {
+        s.call(Method::GET, "/collections/Report/documents", Some(t), None).await.status
+    }
+    async fn fql(s: &TestServer, t: &str) -> StatusCode {
+        s.query(false, Some(t), &[], &json!({"query": "Report.all().count()"})).await.status
+    }
     for round in 0..3 {
-        assert_eq!(list(&b).await, StatusCode::OK, "round {round}");
-        assert_eq!(fql(&b).await, StatusCode::OK);
+        assert_eq!(list(&b, &t).await, StatusCode::OK, "round {round}");
+        assert_eq!(fql(&b, &t).await, StatusCode::OK);
         // The identity document changes on A; B enforces it on its next request.
-        a.call(Method::PATCH, &format!("/collections/Manager/documents/{mgr}"), A, Some(json!({"active": false}))).await;
-        assert_eq!(list(&b).await, StatusCode::FORBIDDEN, "round {round}");
-        assert_eq!(fql(&b).await, StatusCode::BAD_REQUEST);
-        a.call(Method::PATCH, &format!("/collections/Manager/documents/{mgr}"), A, Some(json!({"active": true}))).await;
-        assert_eq!(list(&b).await, StatusCode::OK);
+        a.call(
+            Method::PATCH,
+            &format!("/collections/Manager/documents/{mgr}"),
+            A,
+            Some(json!({"active": false})),
+        )
+        .await;
+        assert_eq!(list(&b, &t).await, StatusCode::FORBIDDEN, "round {round}");
+        assert_eq!(fql(&b, &t).await, StatusCode::BAD_REQUEST);
+        a.call(
+            Method::PATCH,
+            &format!("/collections/Manager/documents/{mgr}"),
+            A,
+            Some(json!({"active": true})),
+        )
+        .await;
+        assert_eq!(list(&b, &t).await, StatusCode::OK);
         // The role changes on B; A enforces it on its next request.
         let off = json!({"privileges": {"resource": "Report", "actions": {"read": false}}});
-        assert_eq!(b.call(Method::PATCH, "/roles/manager", A, Some(off)).await.status, StatusCode::OK);
-        assert_eq!(list(&a).await, StatusCode::FORBIDDEN);
+        assert_eq!(
+            b.call(Method::PATCH, "/roles/manager", A, Some(off)).await.status,
+            StatusCode::OK
+        );
+        assert_eq!(list(&a, &t).await, StatusCode::FORBIDDEN);
         let on = json!({"privileges": {"resource": "Report", "actions": {"read": true}}});
-        assert_eq!(b.call(Method::PATCH, "/roles/manager", A, Some(on)).await.status, StatusCode::OK);
-        assert_eq!(list(&a).await, StatusCode::OK);
+        assert_eq!(
+            b.call(Method::PATCH, "/roles/manager", A, Some(on)).await.status,
+            StatusCode::OK
+        );
+        assert_eq!(list(&a, &t).await, StatusCode::OK);
     }
     b.stop().await;
     a.stop().await;

@@ -189,6 +189,35 @@ impl AuthStore for FaultyStore {
     async fn delete_key(&self, _: DocId) -> Result<bool, StoreError> {
         self.fail()
     }
+    async fn create_role(&self, _: &sesame_model::RoleDef) -> Result<(), StoreError> {
+        self.fail()
+    }
+    async fn get_role(
+        &self,
+        _: &sesame_model::RoleName,
+    ) -> Result<sesame_model::RoleDef, StoreError> {
+        self.fail()
+    }
+    async fn list_roles(
+        &self,
+        _: Option<&sesame_model::RoleName>,
+        _: usize,
+    ) -> Result<Page<sesame_model::RoleDef, sesame_model::RoleName>, StoreError> {
+        self.fail()
+    }
+    async fn replace_role(
+        &self,
+        _: &sesame_model::RoleName,
+        _: &sesame_model::RoleDef,
+    ) -> Result<(), StoreError> {
+        self.fail()
+    }
+    async fn delete_role(&self, _: &sesame_model::RoleName) -> Result<bool, StoreError> {
+        self.fail()
+    }
+    async fn roles_with_member(&self, _: &str) -> Result<Vec<sesame_model::RoleDef>, StoreError> {
+        self.fail()
+    }
 }
 
 #[async_trait]

@@ -70,8 +70,9 @@ impl<'a> From<&'a DocRef> for Target<'a> {
     }
 }
 
-/// An authenticated caller.
+/// An authenticated caller. New kinds of callers may be added: match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Principal {
     /// A key, acting with its role and no identity. `key_id` is `None` for the operator's
     /// configured admin secret.

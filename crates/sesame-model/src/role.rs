@@ -297,6 +297,12 @@ fn entries<'a>(v: &'a Json, top: &str, faults: &mut Vec<RoleFault>) -> Option<(b
     }
 }
 
+/// A resource names a collection: 1 to 64 ASCII letters, digits or `_` (which collection, and
+/// whether it exists, is checked by the engine).
+fn is_resource_name(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 fn predicate_src(v: &Json, p: Vec<Json>, faults: &mut Vec<RoleFault>) -> Option<String> {
     match v {
         Json::String(s) if s.len() > MAX_PREDICATE_LEN => {
@@ -304,6 +310,10 @@ fn predicate_src(v: &Json, p: Vec<Json>, faults: &mut Vec<RoleFault>) -> Option<
                 p,
                 format!("A predicate may be at most {MAX_PREDICATE_LEN} bytes."),
             ));
+            None
+        }
+        Json::String(s) if s.contains('\0') => {
+            faults.push(RoleFault::new(p, "A predicate may not contain NUL characters."));
             None
         }
         Json::String(s) => Some(s.clone()),
@@ -368,7 +378,7 @@ impl RoleDef {
                         }
                     }
                     let resource = match o.get("resource") {
-                        Some(Json::String(s)) => s.clone(),
+                        Some(Json::String(s)) if is_resource_name(s) => s.clone(),
                         _ => {
                             faults.push(RoleFault::new(
                                 path("membership", i, &["resource"]),
@@ -405,7 +415,7 @@ impl RoleDef {
                         }
                     }
                     let resource = match o.get("resource") {
-                        Some(Json::String(s)) => s.clone(),
+                        Some(Json::String(s)) if is_resource_name(s) => s.clone(),
                         _ => {
                             faults.push(RoleFault::new(
                                 path("privileges", i, &["resource"]),

@@ -108,6 +108,7 @@ fn app(layer: SesameAuthLayer) -> Router {
                 json!({"coll": t.document.coll.as_str(), "id": t.document.id.to_string()})
             }
             Principal::Key { role, .. } => json!({"role": role.as_str()}),
+            other => json!({"identity": other.identity().map(|d| d.to_string())}),
         })
     }
     Router::new().route("/me", get(me)).route_layer(layer).route("/open", get(|| async { "open" }))

@@ -8,6 +8,17 @@ use sesame_model::{RoleDef, RoleName};
 use super::*;
 use crate::engine::query::query_to_auth;
 
+/// A host error for REST: a taken name is a conflict (409, like a taken collection name);
+/// other faults keep their paths.
+fn role_error(e: sesame_fql::QueryError) -> AuthError {
+    match e.constraint_failures.as_slice() {
+        [f] if f.message.starts_with("A Role already exists") => {
+            AuthError::ConstraintFailure { message: f.message.clone() }
+        }
+        _ => query_to_auth(e),
+    }
+}
+
 fn role_not_found(name: &str) -> impl FnOnce() -> String + '_ {
     move || format!("Role `{name}` not found.")
 }
@@ -30,7 +41,7 @@ impl Engine {
         self.check(&c.principal, Access::WriteRoles)?;
         self.in_host(c, true, move |h| {
             let o = body_object(body.clone())?;
-            let r = h.role_create(o).map_err(query_to_auth)?;
+            let r = h.role_create(o).map_err(role_error)?;
             let name: RoleName = r.key_str().parse()?;
             h.get_role_def(&name)
         })
@@ -72,7 +83,7 @@ impl Engine {
             let d = sesame_fql::DocRef::named("Role", &name);
             let new = h.role_update(&d, o, replace).map_err(|e| match e.code {
                 sesame_fql::Code::DocumentNotFound => AuthError::not_found(role_not_found(&name)()),
-                _ => query_to_auth(e),
+                _ => role_error(e),
             })?;
             h.get_role_def(&new)
         })

@@ -338,6 +338,8 @@ mod tests {
             "/identity",
             "/keys",
             "/keys/1",
+            "/roles",
+            "/roles/customer",
             "/audit",
         ];
         let methods = [
