@@ -162,6 +162,7 @@ async fn privilege_matrix() {
                         && matches!(
                             op,
                             ReadOtherCredentialById
+                                | ReadOtherCredential
                                 | ReadOtherToken
                                 | RevokeOtherToken
                                 | ReadOtherIdentity

@@ -603,3 +603,53 @@ async fn hostile_predicates_deny_and_the_engine_keeps_serving() {
         let _ = &s.jane_doc;
     }
 }
+
+#[tokio::test]
+async fn roles_on_credentials_and_tokens_apply_on_both_surfaces() {
+    let w = world();
+    let (jane, cred) = w.jane().await;
+    let (john, john_cred) = w.person(&coll("Customer"), "John", "Roe", "sekret2").await;
+    let body = json!({
+        "name": "selfservice",
+        "membership": {"resource": "Customer"},
+        "privileges": [
+            {"resource": "Credential", "actions": {
+                "write": "(old, new) => old.document == Query.identity()",
+                "read": "c => c.document == Query.identity()"}},
+            {"resource": "Token", "actions": {"read": true, "delete": "t => t.document == Query.identity()"}}
+        ]
+    });
+    w.engine.create_role(&w.admin, body.as_object().unwrap().clone()).await.unwrap();
+    let t = w.engine.login(&Caller::key(Role::Server), cred, &pw("sekret"), None).await.unwrap();
+    let me = w.caller(&t.secret).await;
+    // Her own password, through the engine's REST path and through a query.
+    w.engine.change_password(&me, cred, &pw("new-sekret-1"), None).await.unwrap();
+    let q = format!("Credential.byId('{cred}')!.update({{ password: 'new-sekret-2' }})");
+    fql_ok(&w, &me, &q).await;
+    w.engine.login(&Caller::key(Role::Server), cred, &pw("new-sekret-2"), None).await.unwrap();
+    // Not John's: refused on both, his password unchanged.
+    let e = w.engine.change_password(&me, john_cred, &pw("hijacked-1"), None).await;
+    assert_eq!(code(e), "permission_denied");
+    let (st, _) = fql(
+        &w,
+        &me,
+        &format!("Credential.byId('{john_cred}').update({{ password: 'hijacked-2' }})"),
+    )
+    .await;
+    assert_eq!(st, 400);
+    w.engine.login(&Caller::key(Role::Server), john_cred, &pw("sekret2"), None).await.unwrap();
+    // Reading John's credential stays hidden (404), deleting it is refused.
+    assert_eq!(code(w.engine.get_credential(&me, john_cred).await), "document_not_found");
+    assert_eq!(code(w.engine.credential_by_document(&me, &john).await), "document_not_found");
+    assert_eq!(code(w.engine.delete_credential(&me, john_cred).await), "permission_denied");
+    // Tokens: `read: true` shows John's token; deleting it is refused, hers is allowed.
+    let his = w.engine.create_token(&w.admin, john.clone(), None, None).await.unwrap();
+    assert_eq!(w.engine.get_token(&me, his.token.id).await.unwrap().document, john);
+    assert_eq!(code(w.engine.delete_token(&me, his.token.id).await), "permission_denied");
+    let (st, _) = fql(&w, &me, &format!("Token.byId('{}').delete()", his.token.id)).await;
+    assert_eq!(st, 400);
+    assert_eq!(w.code_of(&his.secret).await, "ok");
+    let mine = w.engine.create_token(&w.admin, jane.clone(), None, None).await.unwrap();
+    w.engine.delete_token(&me, mine.token.id).await.unwrap();
+    assert_eq!(w.code_of(&mine.secret).await, "unauthorized");
+}

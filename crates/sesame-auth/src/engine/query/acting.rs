@@ -173,3 +173,155 @@ impl EngineHost<'_> {
         })
     }
 }
+
+fn item_not_found(kind: &str, id: DocId) -> AuthError {
+    AuthError::not_found(format!("Collection `{kind}` does not contain document with id {id}."))
+}
+
+impl EngineHost<'_> {
+    /// `GET` of a credential (by id, or by its document): 404 alike for missing and unreadable.
+    pub(crate) fn act_get_credential(
+        &mut self,
+        by: Result<DocId, DocRef>,
+    ) -> Result<sesame_model::Credential, AuthError> {
+        let tx = self.tx;
+        let missing = |by: &Result<DocId, DocRef>| match by {
+            Ok(id) => item_not_found("Credential", *id),
+            Err(d) => AuthError::not_found(format!("No credential for {d}.")),
+        };
+        let found = match &by {
+            Ok(id) => self.wait(tx.credential_by_id(*id)),
+            Err(d) => self.wait(tx.credential_by_document(d)),
+        };
+        let c = found
+            .map_err(|e| match e {
+                StoreError::NotFound => missing(&by),
+                e => AuthError::from(e),
+            })?
+            .credential;
+        let me = FqlRef::id("Credential", c.id.as_i64());
+        if !self.may_read(Access::ReadCredential(Target::Document(&c.document)), "Credential", me) {
+            return Err(missing(&by));
+        }
+        Ok(c)
+    }
+
+    /// `POST /credentials` decided by the roles' `create` on `Credential`.
+    pub(crate) fn act_create_credential(
+        &mut self,
+        document: &DocRef,
+        password: Option<&str>,
+        data: Option<sesame_model::Data>,
+    ) -> Result<sesame_model::Credential, AuthError> {
+        use sesame_fql::Host as _;
+        let mut o = sesame_fql::Object::new();
+        if let Some(d) = &data {
+            o = object_from_json(d.as_map()).map_err(query_to_auth)?;
+        }
+        let doc = FqlRef::id(document.coll.as_str(), document.id.as_i64());
+        let data = if data.is_some() { Some(o) } else { None };
+        let r = self.credential_create(&doc, password, data, None).map_err(query_to_auth)?;
+        let id = r
+            .id_num()
+            .and_then(|i| DocId::from_i64(i).ok())
+            .ok_or(AuthError::Internal("a created credential without an id".into()))?;
+        let tx = self.tx;
+        Ok(self.wait(tx.credential_by_id(id)).map_err(AuthError::from)?.credential)
+    }
+
+    /// `PATCH /credentials/{id}` (a new password) decided by the roles' `write` on
+    /// `Credential`; other sessions are revoked unless `revoke` is `Nothing`.
+    pub(crate) fn act_change_password(
+        &mut self,
+        id: DocId,
+        password: &sesame_model::Password,
+        revoke_others: bool,
+    ) -> Result<(sesame_model::Credential, u64), AuthError> {
+        let access = Access::WriteCredential;
+        self.precheck(access, Action::Write, "Credential").map_err(query_to_auth)?;
+        let tx = self.tx;
+        let c = self.wait(tx.credential_by_id(id)).map_err(|e| match e {
+            StoreError::NotFound => item_not_found("Credential", id),
+            e => AuthError::from(e),
+        })?;
+        let mut f = sesame_fql::Object::new();
+        f.insert(
+            "document".into(),
+            Value::Doc(FqlRef::id(
+                c.credential.document.coll.as_str(),
+                c.credential.document.id.as_i64(),
+            )),
+        );
+        let plain = FqlRef::id("Credential", id.as_i64());
+        let before = LiveDoc { ts: c.credential.ts, ttl: None, fields: f.clone() };
+        let after = LiveDoc { ts: self.now(), ttl: None, fields: f };
+        let args = [Value::Doc(pinned(&plain, before)), Value::Doc(pinned(&plain, after))];
+        self.check_role(access, Action::Write, "Credential", &args).map_err(query_to_auth)?;
+        self.engine.check_new_password(password)?;
+        let hash = self.rt.block_on(self.engine.hasher.hash(password))?;
+        let revoke = if revoke_others {
+            sesame_store::Revoke::AllExcept(self.engine.current_token(self.caller).map(|t| t.id))
+        } else {
+            sesame_store::Revoke::Nothing
+        };
+        let now = self.now();
+        let (c, n) =
+            self.wait(tx.update_credential_hash(id, &hash, now, revoke, None)).map_err(|e| {
+                AuthError::from_store(e, || {
+                    format!("Collection `Credential` does not contain document with id {id}.")
+                })
+            })?;
+        let (cid, doc) = (c.id, c.document.clone());
+        self.audit(sesame_model::AuditKind::PasswordChanged, |e| {
+            (e.credential, e.identity, e.count) = (Some(cid), Some(doc), Some(n))
+        });
+        Ok((c, n))
+    }
+
+    /// `DELETE` of a token by id, decided by the roles' `delete` on `Token`; a token the caller
+    /// may not even read is not found (existence is not revealed).
+    pub(crate) fn act_delete_token(&mut self, id: DocId) -> Result<(), AuthError> {
+        use sesame_fql::Host as _;
+        self.act_get_token(id)?;
+        self.delete_doc(&FqlRef::id("Token", id.as_i64())).map_err(|e| match e.code {
+            sesame_fql::Code::DocumentNotFound => item_not_found("Token", id),
+            _ => query_to_auth(e),
+        })
+    }
+
+    /// `DELETE /credentials/{id}` decided by the roles' `delete` on `Credential`: the identity's
+    /// tokens go with it. How many tokens were revoked.
+    pub(crate) fn act_delete_credential(&mut self, id: DocId) -> Result<u64, AuthError> {
+        let access = Access::WriteCredential;
+        self.precheck(access, Action::Delete, "Credential").map_err(query_to_auth)?;
+        let tx = self.tx;
+        self.wait(tx.credential_by_id(id)).map_err(|e| match e {
+            StoreError::NotFound => item_not_found("Credential", id),
+            e => AuthError::from(e),
+        })?;
+        let me = [Value::Doc(FqlRef::id("Credential", id.as_i64()))];
+        self.check_role(access, Action::Delete, "Credential", &me).map_err(query_to_auth)?;
+        let (doc, n) = self.wait(tx.delete_credential(id)).map_err(|e| match e {
+            StoreError::NotFound => item_not_found("Credential", id),
+            e => AuthError::from(e),
+        })?;
+        self.audit(sesame_model::AuditKind::CredentialDeleted, |e| {
+            (e.credential, e.identity, e.count) = (Some(id), Some(doc), Some(n))
+        });
+        Ok(n)
+    }
+
+    /// `GET` of a token by id: 404 alike for missing and unreadable.
+    pub(crate) fn act_get_token(&mut self, id: DocId) -> Result<sesame_model::Token, AuthError> {
+        let tx = self.tx;
+        let t = self.wait(tx.token_by_id(id)).map_err(|e| match e {
+            StoreError::NotFound => item_not_found("Token", id),
+            e => AuthError::from(e),
+        })?;
+        let me = FqlRef::id("Token", id.as_i64());
+        if !self.may_read(Access::ReadToken(Target::Document(&t.document)), "Token", me) {
+            return Err(item_not_found("Token", id));
+        }
+        Ok(t)
+    }
+}
