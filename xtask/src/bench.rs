@@ -42,6 +42,8 @@ use crate::{cargo, root, run as run_cmd};
 
 #[path = "bench_fql.rs"]
 mod fql;
+#[path = "bench_roles.rs"]
+mod roles;
 
 const ADMIN: &str = "bench-admin-secret-0123456789abcdef";
 const CONCURRENCY: usize = 16;
@@ -452,12 +454,15 @@ fn pgbench_tps(concurrency: usize, run: Duration) -> Result<f64, String> {
 
 pub(crate) fn run(quick: bool, only: Option<&str>) -> Result<(), String> {
     let parts = match only {
-        None => Parts { classic: true, memory: true, postgres: true, fql: true },
-        Some("classic") => Parts { classic: true, memory: false, postgres: false, fql: false },
-        Some("memory") => Parts { classic: false, memory: true, postgres: false, fql: false },
-        Some("postgres") => Parts { classic: false, memory: false, postgres: true, fql: false },
-        Some("fql") => Parts { classic: false, memory: false, postgres: false, fql: true },
-        Some(o) => return Err(format!("--only {o}: expected classic, memory, postgres or fql")),
+        None => Parts { classic: true, memory: true, postgres: true, fql: true, roles: true },
+        Some("classic") => Parts { classic: true, ..Parts::NONE },
+        Some("memory") => Parts { memory: true, ..Parts::NONE },
+        Some("postgres") => Parts { postgres: true, ..Parts::NONE },
+        Some("fql") => Parts { fql: true, ..Parts::NONE },
+        Some("roles") => Parts { roles: true, ..Parts::NONE },
+        Some(o) => {
+            return Err(format!("--only {o}: expected classic, memory, postgres, fql or roles"))
+        }
     };
     let mut build = cargo();
     build.args(["build", "--release", "-p", "sesame-server", "--bin", "sesame"]);
@@ -480,6 +485,13 @@ struct Parts {
     postgres: bool,
     /// (9–11): Fauna's protocol against REST; the language's costs.
     fql: bool,
+    /// (12): a role's read predicate against `read: true`.
+    roles: bool,
+}
+
+impl Parts {
+    const NONE: Parts =
+        Parts { classic: false, memory: false, postgres: false, fql: false, roles: false };
 }
 
 async fn bench(run: Duration, parts: Parts) -> Result<(), String> {
@@ -504,6 +516,12 @@ async fn bench(run: Duration, parts: Parts) -> Result<(), String> {
         match fql::fql_part(run).await {
             Ok(lines) => lines.into_iter().for_each(&mut say),
             Err(e) => say(format!("9. FQL part failed: {e}")),
+        }
+    }
+    if parts.roles {
+        match roles::roles_part(run).await {
+            Ok(lines) => lines.into_iter().for_each(&mut say),
+            Err(e) => say(format!("12. roles part failed: {e}")),
         }
     }
     // --- Postgres ---------------------------------------------------------------------------
