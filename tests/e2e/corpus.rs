@@ -10,12 +10,10 @@ use sesame_tests::{TestServer, ADMIN};
 const CORPUS: &str = include_str!("../../crates/sesame-fql/tests/corpus/public.jsonl");
 
 /// Cases that cannot pass, and why.
-const ALLOWED: &[(&str, &str)] = &[
-    (
-        "tok-identity-no-role",
-        "Sesame's baseline lets a token read its own identity document on every surface",
-    ),
-];
+const ALLOWED: &[(&str, &str)] = &[(
+    "tok-identity-no-role",
+    "Sesame's baseline lets a token read its own identity document on every surface",
+)];
 
 fn runner(rt: &tokio::runtime::Runtime, postgres: bool) -> Option<Box<corpus::Runner<'_>>> {
     let server = rt.block_on(async {

@@ -389,3 +389,56 @@ async fn changes_apply_on_every_instance_at_once() {
     b.stop().await;
     a.stop().await;
 }
+
+/// Hostile predicates (an endless loop, a huge allocation, a write, a password check) deny on
+/// both surfaces, and the server keeps serving everyone else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_predicates_deny_and_the_server_keeps_serving() {
+    let s = TestServer::memory().await;
+    s.call(Method::POST, "/collections", A, Some(json!({"name": "Item"}))).await;
+    let item = s
+        .call(Method::POST, "/collections/Item/documents", A, Some(json!({"n": 1})))
+        .await
+        .str("id");
+    let (_, cred) = s.identity("Customer", json!({"firstName": "Jane"}), "sekret-pw").await;
+    let hostile = [
+        "x => Set.sequence(0, 1000000000).every(i => i >= 0)",
+        "x => Set.sequence(0, 1000000000).toArray().length > 0",
+        "x => { let a = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'; let b = a + a + a + a + a + a + a + a; let c = b + b + b + b + b + b + b + b; let d = c + c + c + c + c + c + c + c; let e = d + d + d + d + d + d + d + d; e + e + e + e != '' }",
+        "x => Item.create({ n: 99 }) != null",
+        "x => Credential.byDocument(Query.identity())!.login('sekret-pw') != null",
+    ];
+    let t = login(&s, &cred).await;
+    for (i, src) in hostile.iter().enumerate() {
+        let name = format!("hostile{i}");
+        let role = json!({"name": name, "membership": {"resource": "Customer"},
+            "privileges": {"resource": "Item", "actions": {"read": src, "create": src}}});
+        assert_eq!(s.call(Method::POST, "/roles", A, Some(role)).await.status, StatusCode::CREATED);
+        let started = std::time::Instant::now();
+        let r = s
+            .call(Method::GET, &format!("/collections/Item/documents/{item}"), Some(&t), None)
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{src}: {}", r.json);
+        let r = s
+            .call(Method::POST, "/collections/Item/documents", Some(&t), Some(json!({"n": 2})))
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{src}");
+        let q = s
+            .query(false, Some(&t), &[], &json!({"query": format!("Item.byId('{item}')!.n")}))
+            .await;
+        assert_eq!(q.status, StatusCode::BAD_REQUEST, "{src}: {}", q.json);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{src} took too long");
+        assert!(s.healthy().await);
+        assert_eq!(
+            s.call(Method::GET, "/tokens/self", Some(&t), None).await.status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            s.call(Method::DELETE, &format!("/roles/{name}"), A, None).await.status,
+            StatusCode::NO_CONTENT
+        );
+    }
+    let all = s.call(Method::GET, "/collections/Item/documents", A, None).await;
+    assert_eq!(all.json["data"].as_array().map(Vec::len), Some(1), "no predicate wrote");
+    s.stop().await;
+}

@@ -284,7 +284,18 @@ const PREDICATE_CACHE: usize = 512;
 pub fn eval_predicate(
     host: &mut dyn Host,
     lambda_src: &str,
+    args: Vec<Value>,
+) -> Result<bool, QueryError> {
+    eval_predicate_until(host, lambda_src, args, None)
+}
+
+/// [`eval_predicate`], also stopping at `until` (the caller's own deadline) if that comes
+/// before the predicate's time is up.
+pub fn eval_predicate_until(
+    host: &mut dyn Host,
+    lambda_src: &str,
     mut args: Vec<Value>,
+    until: Option<std::time::Instant>,
 ) -> Result<bool, QueryError> {
     let cached = PREDICATES.with(|c| c.borrow().get(lambda_src).cloned());
     let def = match cached {
@@ -308,7 +319,10 @@ pub fn eval_predicate(
         max_array_len: PREDICATE_MAX_BYTES,
         max_writes: 0,
         max_password_checks: 0,
-        deadline: Some(std::time::Instant::now() + PREDICATE_TIME),
+        deadline: Some(match until {
+            Some(u) => u.min(std::time::Instant::now() + PREDICATE_TIME),
+            None => std::time::Instant::now() + PREDICATE_TIME,
+        }),
         ..Limits::default()
     };
     // An action with optional arguments (`create_with_id`) passes what the lambda takes.

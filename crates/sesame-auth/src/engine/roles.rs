@@ -23,10 +23,22 @@ fn role_not_found(name: &str) -> impl FnOnce() -> String + '_ {
     move || format!("Role `{name}` not found.")
 }
 
-fn body_object(
-    body: serde_json::Map<String, serde_json::Value>,
-) -> Result<sesame_fql::Object, AuthError> {
-    crate::engine::query::convert::object_from_json(&body).map_err(query_to_auth)
+type JsonMap = serde_json::Map<String, serde_json::Value>;
+
+/// `patch` merged into `into` the way documents are updated: objects merge key by key, `null`
+/// removes, anything else replaces.
+fn merge_json(into: &mut JsonMap, patch: &JsonMap) {
+    for (k, v) in patch {
+        match (into.get_mut(k), v) {
+            (_, serde_json::Value::Null) => {
+                into.remove(k);
+            }
+            (Some(serde_json::Value::Object(a)), serde_json::Value::Object(b)) => merge_json(a, b),
+            _ => {
+                into.insert(k.clone(), v.clone());
+            }
+        }
+    }
 }
 
 impl Engine {
@@ -40,8 +52,7 @@ impl Engine {
     ) -> Result<RoleDef, AuthError> {
         self.check(&c.principal, Access::WriteRoles)?;
         self.in_host(c, true, move |h| {
-            let o = body_object(body.clone())?;
-            let r = h.role_create(o).map_err(role_error)?;
+            let r = h.role_insert(&body).map_err(role_error)?;
             let name: RoleName = r.key_str().parse()?;
             h.get_role_def(&name)
         })
@@ -79,9 +90,13 @@ impl Engine {
         self.check(&c.principal, Access::WriteRoles)?;
         let name = name.to_owned();
         self.in_host(c, true, move |h| {
-            let o = body_object(patch.clone())?;
             let d = sesame_fql::DocRef::named("Role", &name);
-            let new = h.role_update(&d, o, replace).map_err(|e| match e.code {
+            let change = |old: &JsonMap| {
+                let mut body = if replace { JsonMap::new() } else { old.clone() };
+                merge_json(&mut body, &patch);
+                Ok(body)
+            };
+            let new = h.role_change(&d, &change).map_err(|e| match e.code {
                 sesame_fql::Code::DocumentNotFound => AuthError::not_found(role_not_found(&name)()),
                 _ => role_error(e),
             })?;

@@ -90,6 +90,7 @@ impl EngineHost<'_> {
                 if self.grants(Action::Read, coll.as_str(), &[Value::Doc(me)]) {
                     data.push(d);
                 }
+                self.out_of_time().map_err(query_to_auth)?;
             }
             cursor = page.after;
             if data.len() >= size || cursor.is_none() || scanned >= FILTER_SCAN_BOUND {

@@ -46,10 +46,33 @@ pub(super) fn fql_ref(d: &DocRef) -> FqlRef {
     FqlRef::id(d.coll.as_str(), d.id.as_i64())
 }
 
-/// A stored JSON value as an FQL value (tagged objects decoded).
+/// A stored JSON value as an FQL value. Objects in the storage's tagged forms (`@time`,
+/// `@date`, `@bytes`, `@ref`, `@object`, … — what [`to_json`] writes, and what REST clients may
+/// write) are decoded; anything else, including a malformed tag a REST client stored, is a plain
+/// object with its keys as written. Never fails on content: stored data is not the reader's
+/// fault.
 pub(super) fn from_json(j: &Json) -> R<Value> {
-    sesame_fql::tagged::decode(j, true)
-        .map_err(|e| QueryError::new(Code::InternalError, format!("stored value: {e}")))
+    match sesame_fql::tagged::decode(j, true) {
+        Ok(v) => Ok(v),
+        Err(_) => Ok(lenient(j)),
+    }
+}
+
+fn lenient(j: &Json) -> Value {
+    match j {
+        Json::Array(a) => Value::array(a.iter().map(lenient).collect()),
+        Json::Object(o) => match sesame_fql::tagged::decode(j, true) {
+            Ok(v) => v,
+            Err(_) => {
+                let mut out = Object::with_capacity(o.len());
+                for (k, v) in o {
+                    out.insert(k.clone(), lenient(v));
+                }
+                Value::object(out)
+            }
+        },
+        other => sesame_fql::tagged::decode(other, true).unwrap_or(Value::NULL),
+    }
 }
 
 /// Stored fields as an FQL object.
@@ -81,6 +104,11 @@ pub(super) fn to_json(v: &Value) -> R<Json> {
             serde_json::json!({ "@bytes": base64::engine::general_purpose::STANDARD.encode(b) })
         }
         Value::Array(a) => Json::Array(a.iter().map(to_json).collect::<R<_>>()?),
+        // An object with a key that looks like a tag is escaped, so it reads back as itself
+        // (what a write predicate saw is what is stored).
+        Value::Object(o) if o.keys().any(|k| k.starts_with('@')) => {
+            serde_json::json!({ "@object": Json::Object(object_to_json(o)?) })
+        }
         Value::Object(o) => Json::Object(object_to_json(o)?),
         Value::Doc(d) => match &d.key {
             DocKey::Id(id) => {

@@ -53,6 +53,8 @@ pub(crate) struct EngineHost<'a> {
     pub(super) roles_written: Vec<sesame_model::RoleName>,
     /// Documents read so far by scans filtered by a read predicate (bounded per query).
     pub(super) filter_scanned: usize,
+    /// When the request's time is up: role predicates stop there too.
+    pub(super) deadline: Option<std::time::Instant>,
 }
 
 fn denied_read(coll: &str) -> QueryError {

@@ -42,6 +42,9 @@ pub(crate) fn query_to_auth(e: QueryError) -> AuthError {
         }
         Code::ConstraintFailure => AuthError::ConstraintFailure { message: e.message },
         Code::InternalError => AuthError::Internal(e.message.into()),
+        Code::TimeOut => AuthError::invalid(
+            "The request ran out of time deciding role predicates; read fewer documents at once.",
+        ),
         _ => AuthError::invalid(e.message),
     }
 }
@@ -63,6 +66,9 @@ impl Default for QueryOptions {
 
 /// The longest a query may run, whatever the client asks.
 pub const MAX_QUERY_TIME: Duration = Duration::from_secs(30);
+
+/// How long a REST operation decided by role predicates may take in all.
+pub const REST_ROLE_TIME: Duration = Duration::from_secs(10);
 
 /// How many times a query that lost a serialization conflict is run in all.
 const MAX_ATTEMPTS: u32 = 5;
@@ -168,6 +174,7 @@ impl Engine {
         f: &dyn Fn(&mut EngineHost<'_>) -> Result<T, AuthError>,
     ) -> Result<T, AuthError> {
         let _rt = rt.enter();
+        let started = Instant::now();
         let mut attempts = 0u32;
         loop {
             attempts += 1;
@@ -191,6 +198,7 @@ impl Engine {
                 in_predicate: 0,
                 roles_written: Vec::new(),
                 filter_scanned: 0,
+                deadline: Some(started + REST_ROLE_TIME),
             };
             let mut r = f(&mut host);
             if r.is_ok() {
@@ -308,6 +316,7 @@ impl Engine {
                 in_predicate: 0,
                 roles_written: Vec::new(),
                 filter_scanned: 0,
+                deadline: options.limits.deadline,
             };
             let r = sesame_fql::run(&mut host, body, &options);
             // Roles written must name collections that exist now that the query is done.

@@ -105,8 +105,12 @@ impl EngineHost<'_> {
     /// Runs one predicate read-only, within its bounds, with unrestricted reads. Only `true`
     /// allows.
     pub(super) fn predicate(&mut self, src: &str, args: Vec<Value>) -> bool {
+        if self.out_of_time().is_err() {
+            return false;
+        }
         self.in_predicate += 1;
-        let r = sesame_fql::eval_predicate(self, src, args);
+        let until = self.deadline;
+        let r = sesame_fql::eval_predicate_until(self, src, args, until);
         self.in_predicate -= 1;
         match r {
             Ok(b) => b,
@@ -116,6 +120,17 @@ impl EngineHost<'_> {
                 tracing::debug!(code = e.code.as_str(), "a role predicate failed (denied)");
                 false
             }
+        }
+    }
+
+    /// `time_out` once the request's deadline has passed (checked between predicates, so a
+    /// scan of many documents cannot outlast it).
+    pub(super) fn out_of_time(&self) -> R<()> {
+        match self.deadline {
+            Some(d) if std::time::Instant::now() >= d => {
+                Err(QueryError::new(Code::TimeOut, "Query timed out."))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -229,6 +244,7 @@ impl EngineHost<'_> {
                 if self.grants(Action::Read, resource, &[Value::Doc(d.clone())]) {
                     refs.push(FqlRef { overlay: None, ..d });
                 }
+                self.out_of_time()?;
             }
             cursor = next;
             if refs.len() >= limit || cursor.is_none() {

@@ -102,9 +102,12 @@ fn path(top: &str, i: Option<usize>, field: &str) -> Vec<serde_json::Value> {
 }
 
 impl EngineHost<'_> {
-    fn role_def(&mut self, body: &Object, msg: &str) -> R<RoleDef> {
-        let json = object_to_json(body)?;
-        validate_role(&json, self.tx.txn_ts())
+    fn role_def(
+        &mut self,
+        json: &serde_json::Map<String, serde_json::Value>,
+        msg: &str,
+    ) -> R<RoleDef> {
+        validate_role(json, self.tx.txn_ts())
             .map_err(|f| QueryError::constraint(msg, f.into_iter().map(failure).collect()))
     }
 
@@ -138,10 +141,19 @@ impl EngineHost<'_> {
     }
 
     pub(crate) fn role_create(&mut self, def: Object) -> R<FqlRef> {
+        let json = object_to_json(&def)?;
+        self.role_insert(&json)
+    }
+
+    /// Creates a role from its body as JSON (the form REST receives and the store keeps).
+    pub(crate) fn role_insert(
+        &mut self,
+        json: &serde_json::Map<String, serde_json::Value>,
+    ) -> R<FqlRef> {
         const MSG: &str = "Failed to create Role.";
         self.writing()?;
         self.check(Access::WriteRoles)?;
-        let role = self.role_def(&def, MSG)?;
+        let role = self.role_def(json, MSG)?;
         let tx = self.tx;
         match self.wait(tx.create_role(&role)) {
             Ok(()) => {}
@@ -158,6 +170,22 @@ impl EngineHost<'_> {
     }
 
     pub(crate) fn role_update(&mut self, d: &FqlRef, patch: Object, replace: bool) -> R<RoleName> {
+        self.role_change(d, &|old| {
+            let mut body = if replace { Object::new() } else { object_from_json(old)? };
+            sesame_fql::deep_merge(&mut body, &patch);
+            object_to_json(&body)
+        })
+    }
+
+    /// Changes the role `d` names to the body `new` computes from its current one (JSON, the
+    /// form the store keeps); a body without `name` keeps the name.
+    pub(crate) fn role_change(
+        &mut self,
+        d: &FqlRef,
+        new: &dyn Fn(
+            &serde_json::Map<String, serde_json::Value>,
+        ) -> R<serde_json::Map<String, serde_json::Value>>,
+    ) -> R<RoleName> {
         const MSG: &str = "Failed to update Role.";
         self.writing()?;
         self.check(Access::WriteRoles)?;
@@ -166,10 +194,9 @@ impl EngineHost<'_> {
         let tx = self.tx;
         let old =
             self.wait(tx.get_role(&name)).map_err(|e| store_error(e, || missing().message))?;
-        let mut body = if replace { Object::new() } else { object_from_json(&old.body_json())? };
-        sesame_fql::deep_merge(&mut body, &patch);
-        if replace && !body.contains_key("name") {
-            body.insert("name".into(), sesame_fql::Value::str(name.as_str()));
+        let mut body = new(&old.body_json())?;
+        if !body.contains_key("name") {
+            body.insert("name".into(), serde_json::Value::from(name.as_str()));
         }
         let role = self.role_def(&body, MSG)?;
         match self.wait(tx.replace_role(&name, &role)) {
