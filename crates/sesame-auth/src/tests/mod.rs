@@ -15,6 +15,7 @@ mod audit;
 mod privileges;
 mod query;
 mod roles;
+mod roles_review;
 mod security;
 mod throttle;
 
