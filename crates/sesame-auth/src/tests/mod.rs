@@ -15,7 +15,7 @@ mod audit;
 mod privileges;
 mod query;
 mod roles;
-mod roles_review;
+mod roles_hostile;
 mod security;
 mod throttle;
 

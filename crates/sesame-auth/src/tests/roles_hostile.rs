@@ -1,5 +1,7 @@
-//! Review of user-defined roles (branch `review-roles`): each test names the bug it proves and
-//! FAILS on the reviewed commit (38c62d5). Nothing here changes product code.
+//! User-defined roles against hostile data, from an independent review: each test once failed
+//! (the comment above it says how) and pins the fix — stored values that look like tags, write
+//! predicates and what is stored, deadlines across many predicates, credential privileges over
+//! REST.
 
 use serde_json::Value as Json;
 
@@ -31,13 +33,13 @@ async fn jane_with(role: Json) -> (World, Caller, DocRef) {
     (w, me, jane)
 }
 
-// BUG 1 (REST role API): a role body whose `data` holds a value that looks like a tagged FQL
+// Was bug 1 (REST role API): a role body whose `data` holds a value that looks like a tagged FQL
 // value (`{"@int": "nope"}`, `{"@time": "x"}`) is decoded as tagged JSON by
 // `engine/roles.rs::body_object` -> `convert::object_from_json`, whose error is
 // `Code::InternalError`, mapped by `query_to_auth` to `AuthError::Internal`: HTTP 500 on
 // `POST /roles`, `PATCH /roles/{name}`, `PUT /roles/{name}`. Must be a 4xx with a stable code.
 #[tokio::test]
-async fn review_rest_role_body_with_tag_like_data_is_not_a_500() {
+async fn a_rest_role_body_with_tag_like_data_is_not_a_500() {
     let w = world();
     w.engine.create_collection(&w.admin, coll("Customer")).await.unwrap();
     for data in
@@ -59,7 +61,7 @@ async fn review_rest_role_body_with_tag_like_data_is_not_a_500() {
     assert!((400..500).contains(&status) || status == 200, "PATCH /roles/ok: {status} {e:?}");
 }
 
-// BUG 2 (REST documents for role holders): `acting.rs::pin` decodes every stored document as
+// Was bug 2 (REST documents for role holders): `acting.rs::pin` decodes every stored document as
 // tagged JSON and fails the whole request with `AuthError::Internal` (500) when a field merely
 // looks like a tag. REST stores such fields verbatim (`Fields::parse` allows `@` keys), and a
 // role with `create: true` lets a customer store one herself. Then:
@@ -68,7 +70,7 @@ async fn review_rest_role_body_with_tag_like_data_is_not_a_500() {
 //   * every filtered list (`read` by predicate) whose page scans it is 500 for EVERY role holder
 //     — one customer breaks everyone's listing (denial of service by a low-privileged user).
 #[tokio::test]
-async fn review_tag_like_fields_break_role_holders_rest_reads_and_lists() {
+async fn tag_like_fields_do_not_break_role_holders_reads_and_lists() {
     let role = json!({
         "name": "customer",
         "membership": {"resource": "Customer"},
@@ -114,14 +116,14 @@ async fn review_tag_like_fields_break_role_holders_rest_reads_and_lists() {
     );
 }
 
-// BUG 3 (write predicates decide on a value that is not the one stored): `host.rs::update_doc`
+// Was bug 3 (write predicates decide on a value that is not the one stored): `host.rs::update_doc`
 // gives the `write` predicate `new` as the FQL object (`pinned(&plain, after)` with the merged
 // fields), but stores `object_to_json(fields)`, which `object_from_json` reads back through the
 // tagged-JSON decoder. An object `{ "@int": "1000000" }` is an Object to the predicate and the
 // Int 1000000 to every later read. Predicate `(old, new) => old == Query.identity() &&
 // !(new.limit > old.limit)` ("a customer may not raise her limit") lets Jane raise it.
 #[tokio::test]
-async fn review_write_predicate_sees_value_other_than_stored() {
+async fn a_write_predicate_sees_what_is_stored() {
     let role = json!({
         "name": "customer",
         "membership": {"resource": "Customer"},
@@ -145,7 +147,7 @@ async fn review_write_predicate_sees_value_other_than_stored() {
     );
 }
 
-// BUG 4 (the query's time budget is not enforced across predicates): each predicate has its
+// Was bug 4 (the query's time budget is not enforced across predicates): each predicate has its
 // own 200 ms / 10 000-step budget (`sesame_fql::eval_predicate` sets a fresh deadline), but
 // `rights.rs::filtered_page` runs up to FILTER_SCAN_BOUND (1024) of them inside ONE evaluator
 // step without looking at the query's deadline (`X-Query-Timeout-Ms`, `MAX_QUERY_TIME`), and
@@ -153,7 +155,7 @@ async fn review_write_predicate_sees_value_other_than_stored() {
 // merely heavy) read predicate, a 300 ms query runs for seconds and holds a query thread; a
 // full 1024-document scan is 1024 × 200 ms ≈ 3.4 minutes, far past the 30 s cap.
 #[tokio::test]
-async fn review_filtered_scan_ignores_the_query_deadline() {
+async fn a_filtered_scan_stops_at_the_query_deadline() {
     // 32 KiB string copied and measured at each step: runs into the 200 ms predicate deadline.
     let slow = "x => { let a = 'aaaaaaaaaaaaaaaa'; let b = a + a; let c = b + b; let d = c + c; \
                 let e = d + d; let f = e + e; let g = f + f; let h = g + g; let i = h + h; \
@@ -191,7 +193,7 @@ async fn review_filtered_scan_ignores_the_query_deadline() {
 // token is refused over REST. Fails closed (not a hole), but issue 11 asks for privileges
 // "checked in the engine, for every operation on both surfaces".
 #[tokio::test]
-async fn review_credential_privileges_apply_over_rest_too() {
+async fn credential_privileges_apply_over_rest_too() {
     let role = json!({
         "name": "customer",
         "membership": {"resource": "Customer"},
