@@ -185,6 +185,13 @@ async fn hostile_bodies(s: &TestServer) {
             "/keys".into(),
             br#"{"role": "root"}"#.to_vec(),
             StatusCode::BAD_REQUEST,
+            "constraint_failure",
+        ),
+        (
+            "key with a role name that is not a name",
+            "/keys".into(),
+            br#"{"role": "root!"}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
             "invalid_argument",
         ),
     ];

@@ -142,7 +142,7 @@ async fn a_write_predicate_sees_what_is_stored() {
     let _ = fql(&w, &jane, "Query.identity()!.update({ limit: { '@int': '1000000' } })").await;
     let limit = fql_ok(&w, &w.admin, &format!("Customer.byId('{}')!.limit", jane_doc.id)).await;
     assert!(
-        limit.as_i64().map_or(true, |l| l <= 5),
+        limit.as_i64().is_none_or(|l| l <= 5),
         "the write predicate allowed a limit the stored document reads as {limit}"
     );
 }

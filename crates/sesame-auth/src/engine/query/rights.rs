@@ -168,10 +168,8 @@ impl EngineHost<'_> {
                 }
                 match p.rule(action) {
                     Some(ActionRule::Allow(true)) => return true,
-                    Some(ActionRule::Predicate(src)) => {
-                        if self.predicate(src, args.to_vec()) {
-                            return true;
-                        }
+                    Some(ActionRule::Predicate(src)) if self.predicate(src, args.to_vec()) => {
+                        return true;
                     }
                     _ => {}
                 }

@@ -15,6 +15,8 @@ use super::convert::{object_from_json, object_to_json, store_error, R};
 use super::host::EngineHost;
 use crate::Access;
 
+type JsonMap = serde_json::Map<String, serde_json::Value>;
+
 /// Built-in collections a privilege may name (besides user collections).
 const NATIVE_RESOURCES: &[&str] = &["Credential", "Token"];
 
@@ -182,9 +184,7 @@ impl EngineHost<'_> {
     pub(crate) fn role_change(
         &mut self,
         d: &FqlRef,
-        new: &dyn Fn(
-            &serde_json::Map<String, serde_json::Value>,
-        ) -> R<serde_json::Map<String, serde_json::Value>>,
+        new: &dyn Fn(&JsonMap) -> R<JsonMap>,
     ) -> R<RoleName> {
         const MSG: &str = "Failed to update Role.";
         self.writing()?;
