@@ -25,7 +25,6 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use sesame_auth::Engine;
 use tokio::net::TcpListener;
-use tracing::Instrument as _;
 
 pub mod cli;
 pub mod config;
@@ -133,41 +132,40 @@ impl App {
             None => "query",
             Some(r) => r.as_ref().map_or("unmatched", |r| r.name()),
         };
-        // The path only: query strings may carry personal data (e-mail filters).
-        let span = tracing::info_span!(
-            "request",
-            id = %rid.to_str().unwrap_or_default(),
-            method = %req.method(),
-            path = %req.uri().path(),
-            peer = %peer.ip(),
-        );
-        async move {
-            let served = async {
-                match route {
-                    None if is_shell => shell::handle(req.method(), req.uri().path()),
-                    None => fql::handle(self, req, peer.ip()).await,
-                    Some(route) => rest::handle_routed(self, req, peer.ip(), route).await,
-                }
-            };
-            let mut resp = match std::panic::AssertUnwindSafe(served).catch_unwind().await {
-                Ok(r) => r,
-                Err(_) => {
-                    tracing::error!("handler panicked");
-                    ApiError::Internal("the handler panicked".into()).into_response()
-                }
-            };
-            resp.headers_mut().insert(X_REQUEST_ID, rid);
-            let elapsed = started.elapsed();
-            metrics::record_request(route_name, resp.status().as_u16(), elapsed.as_secs_f64());
-            tracing::info!(
-                status = resp.status().as_u16(),
-                micros = elapsed.as_micros() as u64,
-                "served"
-            );
-            resp
-        }
-        .instrument(span)
-        .await
+        // The logs' view of the request (the path only: query strings may carry personal
+        // data, e.g. e-mail filters), for the access line and any event logged meanwhile.
+        let ctx = telemetry::RequestCtx {
+            id: rid.clone(),
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            peer: peer.ip(),
+        };
+        telemetry::REQUEST
+            .scope(ctx, async move {
+                let served = async {
+                    match route {
+                        None if is_shell => shell::handle(req.method(), req.uri().path()),
+                        None => fql::handle(self, req, peer.ip()).await,
+                        Some(route) => rest::handle_routed(self, req, peer.ip(), route).await,
+                    }
+                };
+                let mut resp = match std::panic::AssertUnwindSafe(served).catch_unwind().await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        tracing::error!("handler panicked");
+                        ApiError::Internal("the handler panicked".into()).into_response()
+                    }
+                };
+                resp.headers_mut().insert(X_REQUEST_ID, rid);
+                let elapsed = started.elapsed();
+                let status = resp.status().as_u16();
+                metrics::record_request(route_name, status, elapsed.as_secs_f64());
+                let _ = telemetry::REQUEST.try_with(|r| {
+                    telemetry::access(r, status, elapsed.as_micros() as u64)
+                });
+                resp
+            })
+            .await
     }
 }
 

@@ -13,12 +13,208 @@
 //! requests down; [`dropped_lines`] counts them (`sesame_log_lines_dropped_total` in metrics).
 //! The writer flushes what is queued when the thread that called [`init`] ends (the end of
 //! `main`) or when [`flush`] is called.
+//!
+//! The access log (one line per request) is the hot path's only log line, so it skips
+//! `tracing`'s machinery: no span is built per request. The request's context (id, method,
+//! path, peer) lives in a task-local [`RequestCtx`]; [`access`] writes the line by hand into the
+//! same queue, in the same shape `tracing_subscriber` gives an event inside a `request` span
+//! (`… INFO request{id=… method=… path=… peer=…}: sesame_server: served status=… micros=…`, or
+//! the JSON equivalent), and only when `RUST_LOG` enables `sesame_server` at `info`. Any other
+//! event logged while a request is handled gets the same `request{…}` context from the
+//! task-local ([`WithRequest`]). Without [`init`] (tests, embedders with their own subscriber)
+//! the line is an ordinary `tracing` event with those fields.
 
+use std::cell::RefCell;
 use std::io::Write as _;
+use std::net::IpAddr;
 use std::sync::{Mutex, OnceLock};
 
-use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
+use http::{HeaderValue, Method, Uri};
+use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, NonBlockingBuilder, WorkerGuard};
+use tracing_subscriber::fmt::format::{DefaultFields, Format, Full, Json, JsonFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
+
+/// What the logs say about the request being handled: its id, method, path (never the query
+/// string: it may carry personal data) and peer address.
+#[derive(Debug, Clone)]
+pub struct RequestCtx {
+    /// The `x-request-id` sent back.
+    pub id: HeaderValue,
+    /// The method.
+    pub method: Method,
+    /// The URI; only its path is logged.
+    pub uri: Uri,
+    /// The client's address.
+    pub peer: IpAddr,
+}
+
+tokio::task_local! {
+    /// The request the current task is handling.
+    pub static REQUEST: RequestCtx;
+}
+
+/// The access log's sink once [`init`] ran: the queue to stderr, and whether lines are JSON.
+struct AccessSink {
+    writer: NonBlocking,
+    json: bool,
+}
+
+static ACCESS: OnceLock<AccessSink> = OnceLock::new();
+
+thread_local! {
+    /// A line being built (reused: no allocation per request but the queue's own).
+    static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(256));
+}
+
+/// `request{id=… method=… path=… peer=…}` (the human form).
+fn write_ctx_human(out: &mut Vec<u8>, r: &RequestCtx) {
+    out.extend_from_slice(b"request{id=");
+    out.extend_from_slice(r.id.as_bytes());
+    out.extend_from_slice(b" method=");
+    out.extend_from_slice(r.method.as_str().as_bytes());
+    out.extend_from_slice(b" path=");
+    out.extend_from_slice(r.uri.path().as_bytes());
+    let _ = write!(out, " peer={}}}", r.peer);
+}
+
+/// `{"id":…,"method":…,"path":…,"peer":…,"name":"request"}` (the JSON form).
+fn write_ctx_json(out: &mut Vec<u8>, r: &RequestCtx) {
+    out.extend_from_slice(b"{\"id\":");
+    let _ = serde_json::to_writer(&mut *out, r.id.to_str().unwrap_or_default());
+    out.extend_from_slice(b",\"method\":");
+    let _ = serde_json::to_writer(&mut *out, r.method.as_str());
+    out.extend_from_slice(b",\"path\":");
+    let _ = serde_json::to_writer(&mut *out, r.uri.path());
+    let _ = write!(out, ",\"peer\":\"{}\",\"name\":\"request\"}}", r.peer);
+}
+
+fn now_rfc3339(out: &mut Vec<u8>) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64);
+    match sesame_model::Timestamp::from_micros(now) {
+        Ok(t) => t.with_rfc3339(|s| out.extend_from_slice(s.as_bytes())),
+        Err(_) => out.extend_from_slice(b"-"),
+    }
+}
+
+/// The access log line of one request (`served`, with its status and latency).
+pub fn access(r: &RequestCtx, status: u16, micros: u64) {
+    if !tracing::enabled!(target: "sesame_server", tracing::Level::INFO) {
+        return;
+    }
+    let Some(sink) = ACCESS.get() else {
+        tracing::info!(
+            target: "sesame_server",
+            id = %r.id.to_str().unwrap_or_default(),
+            method = %r.method,
+            path = %r.uri.path(),
+            peer = %r.peer,
+            status,
+            micros,
+            "served"
+        );
+        return;
+    };
+    LINE.with(|line| {
+        let Ok(mut out) = line.try_borrow_mut() else { return };
+        out.clear();
+        if sink.json {
+            out.extend_from_slice(b"{\"timestamp\":\"");
+            now_rfc3339(&mut out);
+            let _ = write!(
+                out,
+                "\",\"level\":\"INFO\",\"message\":\"served\",\"status\":{status},\"micros\":{micros},\"target\":\"sesame_server\",\"span\":"
+            );
+            write_ctx_json(&mut out, r);
+            out.extend_from_slice(b",\"spans\":[");
+            write_ctx_json(&mut out, r);
+            out.extend_from_slice(b"]}\n");
+        } else {
+            now_rfc3339(&mut out);
+            out.extend_from_slice(b"  INFO ");
+            write_ctx_human(&mut out, r);
+            let _ = writeln!(out, ": sesame_server: served status={status} micros={micros}");
+        }
+        let mut w = sink.writer.clone();
+        let _ = w.write_all(&out);
+    });
+}
+
+/// The event format: `tracing_subscriber`'s, plus the current request's context (from
+/// [`REQUEST`]) for events logged while a request is handled.
+#[derive(Debug)]
+pub struct WithRequest {
+    full: Format<Full>,
+    bare: Format<Full, ()>,
+    json: Option<Format<Json>>,
+}
+
+impl<S> FormatEvent<S, DefaultFields> for WithRequest
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, DefaultFields>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let Ok(r) = REQUEST.try_with(RequestCtx::clone) else {
+            return self.full.format_event(ctx, writer, event);
+        };
+        let mut out = Vec::with_capacity(256);
+        now_rfc3339(&mut out);
+        let _ = write!(out, " {:>5} ", event.metadata().level().as_str());
+        write_ctx_human(&mut out, &r);
+        out.extend_from_slice(b": ");
+        writer.write_str(std::str::from_utf8(&out).unwrap_or_default())?;
+        self.bare.format_event(ctx, writer, event)
+    }
+}
+
+impl<S> FormatEvent<S, JsonFields> for WithRequest
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, JsonFields>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let json = self.json.clone().unwrap_or_else(|| Format::default().json());
+        let Ok(r) = REQUEST.try_with(RequestCtx::clone) else {
+            return json.format_event(ctx, writer, event);
+        };
+        let mut inner = String::new();
+        json.format_event(ctx, Writer::new(&mut inner), event)?;
+        let mut req = Vec::with_capacity(128);
+        write_ctx_json(&mut req, &r);
+        match inner.strip_prefix('{') {
+            Some(rest) => {
+                writer.write_str("{\"span\":")?;
+                writer.write_str(std::str::from_utf8(&req).unwrap_or("null"))?;
+                writer.write_str(",")?;
+                writer.write_str(rest)
+            }
+            None => writer.write_str(&inner),
+        }
+    }
+}
+
+impl WithRequest {
+    fn new(ansi: bool, json: bool) -> Self {
+        WithRequest {
+            full: Format::default().with_ansi(ansi),
+            bare: Format::default().without_time().with_level(false).with_ansi(ansi),
+            json: json.then(|| Format::default().json().flatten_event(true).with_current_span(true)),
+        }
+    }
+}
+
 
 /// How log lines look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -112,16 +308,28 @@ pub fn init(format: LogFormat) {
         .thread_name("sesame-log")
         .finish(BatchedStderr(std::io::BufWriter::with_capacity(STDERR_BUFFER, std::io::stderr())));
     let counter = writer.error_counter();
+    let ansi = std::io::stderr().is_terminal();
+    let access = writer.clone();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
-        .with_ansi(std::io::stderr().is_terminal());
+        .with_ansi(ansi);
+    let json = format == LogFormat::Json;
     let installed = match format {
-        LogFormat::Human => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Human => builder.event_format(WithRequest::new(ansi, false)).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .event_format(WithRequest::new(false, true))
+            .try_init(),
     };
     if installed.is_ok() {
         let _ = WRITER.set((Mutex::new(Some(guard)), counter));
+        // Coloured terminals keep `tracing`'s own access line (colours and all).
+        if !ansi {
+            let _ = ACCESS.set(AccessSink { writer: access, json });
+        }
         FLUSH_AT_EXIT.with(|_| {});
     }
 }
