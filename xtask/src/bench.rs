@@ -454,12 +454,13 @@ fn pgbench_tps(concurrency: usize, run: Duration) -> Result<f64, String> {
 
 pub(crate) fn run(quick: bool, only: Option<&str>) -> Result<(), String> {
     let parts = match only {
-        None => Parts { classic: true, memory: true, postgres: true, fql: true, roles: true },
+        None => Parts { classic: true, memory: true, postgres: true, fql: true, roles: true, ab: false },
         Some("classic") => Parts { classic: true, ..Parts::NONE },
         Some("memory") => Parts { memory: true, ..Parts::NONE },
         Some("postgres") => Parts { postgres: true, ..Parts::NONE },
         Some("fql") => Parts { fql: true, ..Parts::NONE },
         Some("roles") => Parts { roles: true, ..Parts::NONE },
+        Some("ab") => Parts { ab: true, ..Parts::NONE },
         Some(o) => {
             return Err(format!("--only {o}: expected classic, memory, postgres, fql or roles"))
         }
@@ -487,11 +488,13 @@ struct Parts {
     fql: bool,
     /// (12): a role's read predicate against `read: true`.
     roles: bool,
+    /// A/B of a code path under `SESAME_EXPERIMENT=$BENCH_EXPERIMENT` (a development aid).
+    ab: bool,
 }
 
 impl Parts {
     const NONE: Parts =
-        Parts { classic: false, memory: false, postgres: false, fql: false, roles: false };
+        Parts { classic: false, memory: false, postgres: false, fql: false, roles: false, ab: false };
 }
 
 async fn bench(run: Duration, parts: Parts) -> Result<(), String> {
@@ -516,6 +519,12 @@ async fn bench(run: Duration, parts: Parts) -> Result<(), String> {
         match fql::fql_part(run).await {
             Ok(lines) => lines.into_iter().for_each(&mut say),
             Err(e) => say(format!("9. FQL part failed: {e}")),
+        }
+    }
+    if parts.ab {
+        match ab(run).await {
+            Ok(lines) => lines.into_iter().for_each(&mut say),
+            Err(e) => say(format!("A/B failed: {e}")),
         }
     }
     if parts.roles {
@@ -673,6 +682,8 @@ struct Spec {
     cpus: &'static str,
     /// `RUST_LOG`; `None` runs Sesame as shipped (`info`).
     rust_log: Option<&'static str>,
+    /// `SESAME_EXPERIMENT` for A/B runs of a code path under test (`--only ab`).
+    experiment: Option<&'static str>,
 }
 
 impl Spec {
@@ -714,6 +725,10 @@ async fn start_spec(spec: Spec, database_url: Option<&str>) -> Result<Server, St
     c.env_remove("RUST_LOG");
     if let Some(l) = spec.rust_log {
         c.env("RUST_LOG", l);
+    }
+    c.env_remove("SESAME_EXPERIMENT");
+    if let Some(x) = spec.experiment {
+        c.env("SESAME_EXPERIMENT", x);
     }
     c.stdout(Stdio::null()).stderr(Stdio::piped());
     let mut child = c.spawn().map_err(|e| format!("start {c:?} (is taskset installed?): {e}"))?;
@@ -1019,14 +1034,50 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 /// (7): memory `GET /tokens/self`, Sesame against the ceiling, CPU per request.
+/// Sesame as shipped against Sesame with `SESAME_EXPERIMENT=$BENCH_EXPERIMENT` and the ceiling,
+/// 2 CPUs, 5 interleaved runs: for trying a change to the hot path before making it.
+async fn ab(run: Duration) -> Result<Vec<String>, String> {
+    let x: &'static str = Box::leak(
+        std::env::var("BENCH_EXPERIMENT").unwrap_or_else(|_| "none".into()).into_boxed_str(),
+    );
+    let specs = [
+        Spec { ceiling: false, cpus: "0,1", rust_log: None, experiment: None },
+        Spec { ceiling: false, cpus: "0,1", rust_log: None, experiment: Some(x) },
+        Spec { ceiling: true, cpus: "0,1", rust_log: None, experiment: None },
+    ];
+    let mut servers = Vec::new();
+    for spec in specs {
+        let s = start_spec(spec, None).await?;
+        let secret = if spec.ceiling {
+            crate::ceiling::secret(SEED_TOKENS / 2)
+        } else {
+            seed_sesame(&s, None).await?
+        };
+        let job = token_self(&s, secret);
+        let _ = load(job.clone(), CONCURRENCY, run / 4).await;
+        servers.push((spec, s, job));
+    }
+    let mut cpu = vec![Vec::new(); servers.len()];
+    for _ in 0..5 {
+        for (i, (_, s, job)) in servers.iter().enumerate() {
+            cpu[i].push(sample(s, job, None, run, false).await.cpu_us);
+        }
+    }
+    let m: Vec<f64> = cpu.iter().map(|v| median(v.clone())).collect();
+    Ok(vec![format!(
+        "A/B `{x}`: Sesame {:.1} µs/req (runs {:.1?}), experiment {:.1} (runs {:.1?}), ceiling {:.1} (runs {:.1?}); ratios to the ceiling {:.2} / {:.2}",
+        m[0], cpu[0], m[1], cpu[1], m[2], cpu[2], m[0] / m[2], m[1] / m[2]
+    )])
+}
+
 async fn memory_vs_ceiling(run: Duration) -> Result<Vec<String>, String> {
     let specs = [
-        Spec { ceiling: false, cpus: "0,1", rust_log: None },
-        Spec { ceiling: false, cpus: "0,1", rust_log: Some("warn") },
-        Spec { ceiling: true, cpus: "0,1", rust_log: None },
-        Spec { ceiling: false, cpus: "0", rust_log: None },
-        Spec { ceiling: false, cpus: "0", rust_log: Some("warn") },
-        Spec { ceiling: true, cpus: "0", rust_log: None },
+        Spec { ceiling: false, cpus: "0,1", rust_log: None, experiment: None },
+        Spec { ceiling: false, cpus: "0,1", rust_log: Some("warn"), experiment: None },
+        Spec { ceiling: true, cpus: "0,1", rust_log: None, experiment: None },
+        Spec { ceiling: false, cpus: "0", rust_log: None, experiment: None },
+        Spec { ceiling: false, cpus: "0", rust_log: Some("warn"), experiment: None },
+        Spec { ceiling: true, cpus: "0", rust_log: None, experiment: None },
     ];
     let mut servers = Vec::new();
     for spec in specs {
@@ -1095,8 +1146,8 @@ async fn memory_vs_ceiling(run: Duration) -> Result<Vec<String>, String> {
 /// (8): Postgres `GET /tokens/self`, Sesame against the ceiling's deadpool variant.
 async fn postgres_vs_ceiling(run: Duration, url: &str) -> Result<Vec<String>, String> {
     let specs = [
-        Spec { ceiling: false, cpus: "0,1", rust_log: None },
-        Spec { ceiling: true, cpus: "0,1", rust_log: None },
+        Spec { ceiling: false, cpus: "0,1", rust_log: None, experiment: None },
+        Spec { ceiling: true, cpus: "0,1", rust_log: None, experiment: None },
     ];
     let mut servers = Vec::new();
     for spec in specs {
@@ -1192,7 +1243,7 @@ pub(crate) fn profile(args: &[String]) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     rt.block_on(async {
-        let spec = Spec { ceiling, cpus, rust_log };
+        let spec = Spec { ceiling, cpus, rust_log, experiment: None };
         let s = start_spec(spec, None).await?;
         let secret = if ceiling {
             crate::ceiling::secret(SEED_TOKENS / 2)

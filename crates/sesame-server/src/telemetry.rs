@@ -55,17 +55,57 @@ tokio::task_local! {
     pub static REQUEST: RequestCtx;
 }
 
-/// The access log's sink once [`init`] ran: the queue to stderr, and whether lines are JSON.
+/// The access log's sink once [`init`] ran. Request threads append their line to `lines`
+/// under a short lock (no allocation, no wake-up); the `sesame-access` thread moves what has
+/// accumulated into the log queue every [`WRITER_PAUSE`] as one message, so access lines reach
+/// stderr through the one writer thread, in whole lines, in batches.
 struct AccessSink {
     writer: NonBlocking,
     json: bool,
+    /// Whether `RUST_LOG` lets `sesame_server` log at `info` (the filter does not change).
+    enabled: bool,
+    lines: Mutex<Vec<u8>>,
+    dropped: std::sync::atomic::AtomicU64,
 }
+
+/// The most access-log bytes waiting between two batches; lines past it are dropped (and
+/// counted with the queue's own drops).
+const ACCESS_BUFFER: usize = 4 * 1024 * 1024;
 
 static ACCESS: OnceLock<AccessSink> = OnceLock::new();
 
 thread_local! {
-    /// A line being built (reused: no allocation per request but the queue's own).
+    /// A line being built (reused: no allocation per request).
     static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(256));
+}
+
+impl AccessSink {
+    /// Moves the waiting lines into the log queue; whether there were any.
+    fn drain(&self, spare: &mut Vec<u8>) -> bool {
+        spare.clear();
+        if let Ok(mut l) = self.lines.lock() {
+            std::mem::swap(&mut *l, spare);
+        }
+        if spare.is_empty() {
+            return false;
+        }
+        let mut w = self.writer.clone();
+        let _ = w.write_all(spare);
+        true
+    }
+}
+
+/// The `sesame-access` thread: every [`WRITER_PAUSE`] while lines come, every 50 ms when idle.
+fn access_mover() {
+    let mut spare = Vec::with_capacity(64 * 1024);
+    loop {
+        let Some(sink) = ACCESS.get() else { return };
+        let busy = sink.drain(&mut spare);
+        if spare.capacity() > ACCESS_BUFFER {
+            spare = Vec::with_capacity(64 * 1024);
+        }
+        std::thread::sleep(if busy { WRITER_PAUSE } else { std::time::Duration::from_millis(50) });
+    }
 }
 
 /// `request{id=… method=… path=… peer=…}` (the human form).
@@ -102,10 +142,15 @@ fn now_rfc3339(out: &mut Vec<u8>) {
 
 /// The access log line of one request (`served`, with its status and latency).
 pub fn access(r: &RequestCtx, status: u16, micros: u64) {
-    if !tracing::enabled!(target: "sesame_server", tracing::Level::INFO) {
+    let sink = ACCESS.get();
+    if let Some(sink) = sink {
+        if !sink.enabled {
+            return;
+        }
+    } else if !tracing::enabled!(target: "sesame_server", tracing::Level::INFO) {
         return;
     }
-    let Some(sink) = ACCESS.get() else {
+    let Some(sink) = sink else {
         tracing::info!(
             target: "sesame_server",
             id = %r.id.to_str().unwrap_or_default(),
@@ -138,8 +183,12 @@ pub fn access(r: &RequestCtx, status: u16, micros: u64) {
             write_ctx_human(&mut out, r);
             let _ = writeln!(out, ": sesame_server: served status={status} micros={micros}");
         }
-        let mut w = sink.writer.clone();
-        let _ = w.write_all(&out);
+        match sink.lines.lock() {
+            Ok(mut lines) if lines.len() + out.len() <= ACCESS_BUFFER => lines.extend_from_slice(&out),
+            _ => {
+                sink.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
     });
 }
 
@@ -328,7 +377,19 @@ pub fn init(format: LogFormat) {
         let _ = WRITER.set((Mutex::new(Some(guard)), counter));
         // Coloured terminals keep `tracing`'s own access line (colours and all).
         if !ansi {
-            let _ = ACCESS.set(AccessSink { writer: access, json });
+            let enabled = tracing::enabled!(target: "sesame_server", tracing::Level::INFO);
+            let sink = AccessSink {
+                writer: access,
+                json,
+                enabled,
+                lines: Mutex::new(Vec::with_capacity(64 * 1024)),
+                dropped: Default::default(),
+            };
+            if ACCESS.set(sink).is_ok() {
+                let _ = std::thread::Builder::new()
+                    .name("sesame-access".into())
+                    .spawn(access_mover);
+            }
         }
         FLUSH_AT_EXIT.with(|_| {});
     }
@@ -336,12 +397,16 @@ pub fn init(format: LogFormat) {
 
 /// Log lines dropped so far because the queue to stderr was full.
 pub fn dropped_lines() -> u64 {
-    WRITER.get().map_or(0, |(_, c)| c.dropped_lines() as u64)
+    let access = ACCESS.get().map_or(0, |a| a.dropped.load(std::sync::atomic::Ordering::Relaxed));
+    WRITER.get().map_or(0, |(_, c)| c.dropped_lines() as u64) + access
 }
 
 /// Writes out every queued line and stops the writer thread; later lines are dropped. For the
 /// end of the process (it also runs when the thread that called [`init`] ends).
 pub fn flush() {
+    if let Some(sink) = ACCESS.get() {
+        sink.drain(&mut Vec::new());
+    }
     if let Some((guard, _)) = WRITER.get() {
         let guard = guard.lock().map(|mut g| g.take()).unwrap_or(None);
         drop(guard);
