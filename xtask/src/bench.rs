@@ -454,7 +454,9 @@ fn pgbench_tps(concurrency: usize, run: Duration) -> Result<f64, String> {
 
 pub(crate) fn run(quick: bool, only: Option<&str>) -> Result<(), String> {
     let parts = match only {
-        None => Parts { classic: true, memory: true, postgres: true, fql: true, roles: true, ab: false },
+        None => {
+            Parts { classic: true, memory: true, postgres: true, fql: true, roles: true, ab: false }
+        }
         Some("classic") => Parts { classic: true, ..Parts::NONE },
         Some("memory") => Parts { memory: true, ..Parts::NONE },
         Some("postgres") => Parts { postgres: true, ..Parts::NONE },
@@ -493,8 +495,14 @@ struct Parts {
 }
 
 impl Parts {
-    const NONE: Parts =
-        Parts { classic: false, memory: false, postgres: false, fql: false, roles: false, ab: false };
+    const NONE: Parts = Parts {
+        classic: false,
+        memory: false,
+        postgres: false,
+        fql: false,
+        roles: false,
+        ab: false,
+    };
 }
 
 async fn bench(run: Duration, parts: Parts) -> Result<(), String> {

@@ -160,9 +160,8 @@ impl App {
                 let elapsed = started.elapsed();
                 let status = resp.status().as_u16();
                 metrics::record_request(route_name, status, elapsed.as_secs_f64());
-                let _ = telemetry::REQUEST.try_with(|r| {
-                    telemetry::access(r, status, elapsed.as_micros() as u64)
-                });
+                let _ = telemetry::REQUEST
+                    .try_with(|r| telemetry::access(r, status, elapsed.as_micros() as u64));
                 resp
             })
             .await

@@ -259,11 +259,11 @@ impl WithRequest {
         WithRequest {
             full: Format::default().with_ansi(ansi),
             bare: Format::default().without_time().with_level(false).with_ansi(ansi),
-            json: json.then(|| Format::default().json().flatten_event(true).with_current_span(true)),
+            json: json
+                .then(|| Format::default().json().flatten_event(true).with_current_span(true)),
         }
     }
 }
-
 
 /// How log lines look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -359,10 +359,8 @@ pub fn init(format: LogFormat) {
     let counter = writer.error_counter();
     let ansi = std::io::stderr().is_terminal();
     let access = writer.clone();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .with_ansi(ansi);
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);
     let json = format == LogFormat::Json;
     let installed = match format {
         LogFormat::Human => builder.event_format(WithRequest::new(ansi, false)).try_init(),
@@ -386,9 +384,8 @@ pub fn init(format: LogFormat) {
                 dropped: Default::default(),
             };
             if ACCESS.set(sink).is_ok() {
-                let _ = std::thread::Builder::new()
-                    .name("sesame-access".into())
-                    .spawn(access_mover);
+                let _ =
+                    std::thread::Builder::new().name("sesame-access".into()).spawn(access_mover);
             }
         }
         FLUSH_AT_EXIT.with(|_| {});

@@ -131,12 +131,93 @@ fn token_entries<M: SerializeMap>(t: &Token, m: &mut M) -> Result<(), M::Error> 
     Ok(())
 }
 
+/// A JSON string: copied as is when nothing in it needs escaping (the usual case), else
+/// through `serde_json`.
+fn fast_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
+}
+
+fn fast_id(out: &mut Vec<u8>, id: DocId) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut v = id.get();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.push(b'"');
+    out.extend_from_slice(&buf[i..]);
+    out.push(b'"');
+}
+
+fn fast_ts(out: &mut Vec<u8>, t: Timestamp) {
+    t.with_rfc3339(|s| {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    });
+}
+
 impl Repr for Token {
     /// `{"id","coll":"Token","ts","document","ttl"?,"data"?,"origin"}` — no secret.
     fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
         token_entries(self, &mut m)?;
         m.end()
+    }
+
+    /// The same bytes as [`Repr::write`], without serde's per-field machinery: the
+    /// authenticated hot path (`GET /tokens/self`) answers a token.
+    fn write_fast(&self, out: &mut Vec<u8>) -> bool {
+        let t = self;
+        out.extend_from_slice(b"{\"id\":");
+        fast_id(out, t.id);
+        out.extend_from_slice(b",\"coll\":\"Token\",\"ts\":");
+        fast_ts(out, t.ts);
+        out.extend_from_slice(b",\"document\":{\"coll\":");
+        fast_str(out, t.document.coll.as_str());
+        out.extend_from_slice(b",\"id\":");
+        fast_id(out, t.document.id);
+        out.push(b'}');
+        if let Some(ttl) = t.ttl {
+            out.extend_from_slice(b",\"ttl\":");
+            fast_ts(out, ttl);
+        }
+        if let Some(d) = data_out(&t.data) {
+            out.extend_from_slice(b",\"data\":");
+            if serde_json::to_writer(&mut *out, d).is_err() {
+                return false;
+            }
+        }
+        out.extend_from_slice(b",\"origin\":\"");
+        out.extend_from_slice(t.origin.as_str().as_bytes());
+        out.push(b'"');
+        if let Some(a) = t.client.addr {
+            use std::io::Write as _;
+            out.extend_from_slice(b",\"client_addr\":\"");
+            let _ = write!(out, "{a}");
+            out.push(b'"');
+        }
+        if let Some(ua) = &t.client.user_agent {
+            out.extend_from_slice(b",\"user_agent\":");
+            fast_str(out, ua);
+        }
+        if let Some(u) = t.last_used {
+            out.extend_from_slice(b",\"last_used\":");
+            fast_ts(out, u);
+        }
+        out.push(b'}');
+        true
     }
 }
 
@@ -241,5 +322,58 @@ impl Repr for sesame_model::AuditEvent {
             m.serialize_entry("count", &c)?;
         }
         m.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sesame_model::{ClientInfo, TokenOrigin};
+
+    use super::*;
+    use crate::response::Out;
+
+    /// The hand-written token JSON is byte for byte what serde writes, whatever the token holds.
+    #[test]
+    fn the_fast_token_json_is_the_serde_json() {
+        let t0 = Timestamp::parse_rfc3339("2026-11-30T07:52:38.123456Z").unwrap();
+        let doc = DocRef::new("Customer".parse().unwrap(), DocId::new(914455579852800001).unwrap());
+        let data = |v: Value| Some(Data::parse_value(v).unwrap());
+        let cases = [
+            (None, None, None, None, TokenOrigin::Login, None),
+            (
+                Some(Timestamp::parse_rfc3339("2026-12-01T00:00:00Z").unwrap()),
+                data(
+                    serde_json::json!({"a": 1, "b": "q\"uote\\ \u{1} é 🙂", "n": {"x": [1, 2.5, null]}}),
+                ),
+                Some("198.51.100.4".parse().unwrap()),
+                Some("curl/8.4 \"quoted\" \\ \t tab é"),
+                TokenOrigin::Create,
+                Some(Timestamp::parse_rfc3339("2026-11-30T07:53:00.5Z").unwrap()),
+            ),
+            (
+                None,
+                None,
+                Some("2001:db8::1".parse().unwrap()),
+                Some("plain/1.0"),
+                TokenOrigin::Login,
+                Some(t0),
+            ),
+        ];
+        for (ttl, data, addr, ua, origin, last_used) in cases {
+            let t = Token {
+                id: DocId::new(914455579852800003).unwrap(),
+                document: doc.clone(),
+                ts: t0,
+                ttl,
+                data,
+                origin,
+                client: ClientInfo::new(addr, ua),
+                last_used,
+            };
+            let mut fast = Vec::new();
+            assert!(t.write_fast(&mut fast));
+            let slow = serde_json::to_vec(&Out(&t)).unwrap();
+            assert_eq!(String::from_utf8(fast).unwrap(), String::from_utf8(slow).unwrap());
+        }
     }
 }
