@@ -108,6 +108,38 @@ fn access_mover() {
     }
 }
 
+/// Decimal digits of `v`, without the formatting machinery.
+pub(crate) fn push_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// An address as `Display` writes it (IPv4 by hand, the common case).
+pub(crate) fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                push_u64(out, u64::from(o));
+            }
+        }
+        IpAddr::V6(_) => {
+            let _ = write!(out, "{ip}");
+        }
+    }
+}
+
 /// `request{id=… method=… path=… peer=…}` (the human form).
 fn write_ctx_human(out: &mut Vec<u8>, r: &RequestCtx) {
     out.extend_from_slice(b"request{id=");
@@ -116,7 +148,9 @@ fn write_ctx_human(out: &mut Vec<u8>, r: &RequestCtx) {
     out.extend_from_slice(r.method.as_str().as_bytes());
     out.extend_from_slice(b" path=");
     out.extend_from_slice(r.uri.path().as_bytes());
-    let _ = write!(out, " peer={}}}", r.peer);
+    out.extend_from_slice(b" peer=");
+    push_ip(out, r.peer);
+    out.push(b'}');
 }
 
 /// `{"id":…,"method":…,"path":…,"peer":…,"name":"request"}` (the JSON form).
@@ -127,7 +161,9 @@ fn write_ctx_json(out: &mut Vec<u8>, r: &RequestCtx) {
     let _ = serde_json::to_writer(&mut *out, r.method.as_str());
     out.extend_from_slice(b",\"path\":");
     let _ = serde_json::to_writer(&mut *out, r.uri.path());
-    let _ = write!(out, ",\"peer\":\"{}\",\"name\":\"request\"}}", r.peer);
+    out.extend_from_slice(b",\"peer\":\"");
+    push_ip(out, r.peer);
+    out.extend_from_slice(b"\",\"name\":\"request\"}");
 }
 
 fn now_rfc3339(out: &mut Vec<u8>) {
@@ -137,6 +173,31 @@ fn now_rfc3339(out: &mut Vec<u8>) {
     match sesame_model::Timestamp::from_micros(now) {
         Ok(t) => t.with_rfc3339(|s| out.extend_from_slice(s.as_bytes())),
         Err(_) => out.extend_from_slice(b"-"),
+    }
+}
+
+/// One access line (human or JSON), newline included.
+fn access_line(out: &mut Vec<u8>, json: bool, r: &RequestCtx, status: u16, micros: u64) {
+    if json {
+        out.extend_from_slice(b"{\"timestamp\":\"");
+        now_rfc3339(out);
+        let _ = write!(
+            out,
+            "\",\"level\":\"INFO\",\"message\":\"served\",\"status\":{status},\"micros\":{micros},\"target\":\"sesame_server\",\"span\":"
+        );
+        write_ctx_json(out, r);
+        out.extend_from_slice(b",\"spans\":[");
+        write_ctx_json(out, r);
+        out.extend_from_slice(b"]}\n");
+    } else {
+        now_rfc3339(out);
+        out.extend_from_slice(b"  INFO ");
+        write_ctx_human(out, r);
+        out.extend_from_slice(b": sesame_server: served status=");
+        push_u64(out, u64::from(status));
+        out.extend_from_slice(b" micros=");
+        push_u64(out, micros);
+        out.push(b'\n');
     }
 }
 
@@ -166,25 +227,11 @@ pub fn access(r: &RequestCtx, status: u16, micros: u64) {
     LINE.with(|line| {
         let Ok(mut out) = line.try_borrow_mut() else { return };
         out.clear();
-        if sink.json {
-            out.extend_from_slice(b"{\"timestamp\":\"");
-            now_rfc3339(&mut out);
-            let _ = write!(
-                out,
-                "\",\"level\":\"INFO\",\"message\":\"served\",\"status\":{status},\"micros\":{micros},\"target\":\"sesame_server\",\"span\":"
-            );
-            write_ctx_json(&mut out, r);
-            out.extend_from_slice(b",\"spans\":[");
-            write_ctx_json(&mut out, r);
-            out.extend_from_slice(b"]}\n");
-        } else {
-            now_rfc3339(&mut out);
-            out.extend_from_slice(b"  INFO ");
-            write_ctx_human(&mut out, r);
-            let _ = writeln!(out, ": sesame_server: served status={status} micros={micros}");
-        }
+        access_line(&mut out, sink.json, r, status, micros);
         match sink.lines.lock() {
-            Ok(mut lines) if lines.len() + out.len() <= ACCESS_BUFFER => lines.extend_from_slice(&out),
+            Ok(mut lines) if lines.len() + out.len() <= ACCESS_BUFFER => {
+                lines.extend_from_slice(&out)
+            }
             _ => {
                 sink.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
@@ -408,5 +455,45 @@ pub fn flush() {
         let guard = guard.lock().map(|mut g| g.take()).unwrap_or(None);
         drop(guard);
         let _ = std::io::stderr().flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> RequestCtx {
+        RequestCtx {
+            id: HeaderValue::from_static("81a8bd51-1"),
+            method: Method::GET,
+            uri: "/tokens/self?email=private@example.org".parse().unwrap(),
+            peer: "127.0.0.1".parse().unwrap(),
+        }
+    }
+
+    /// The hand-written access line has the shape `tracing_subscriber` gives an event inside a
+    /// `request` span, and never the query string.
+    #[test]
+    fn access_lines_look_like_tracing_lines() {
+        let mut out = Vec::new();
+        access_line(&mut out, false, &ctx(), 200, 35);
+        let line = String::from_utf8(out).unwrap();
+        let (ts, rest) = line.split_once("  INFO ").unwrap();
+        assert!(sesame_model::Timestamp::parse_rfc3339(ts).is_ok(), "{ts}");
+        assert_eq!(
+            rest,
+            "request{id=81a8bd51-1 method=GET path=/tokens/self peer=127.0.0.1}: sesame_server: served status=200 micros=35\n"
+        );
+        let mut out = Vec::new();
+        access_line(&mut out, true, &ctx(), 404, 7);
+        assert!(out.ends_with(b"\n"));
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["level"], "INFO");
+        assert_eq!(v["message"], "served");
+        assert_eq!((v["status"].as_u64(), v["micros"].as_u64()), (Some(404), Some(7)));
+        let span = serde_json::json!({"id": "81a8bd51-1", "method": "GET", "path": "/tokens/self", "peer": "127.0.0.1", "name": "request"});
+        assert_eq!(v["span"], span);
+        assert_eq!(v["spans"], serde_json::json!([span]));
+        assert!(!String::from_utf8_lossy(&out).contains("private@example.org"));
     }
 }

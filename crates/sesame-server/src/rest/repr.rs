@@ -203,9 +203,8 @@ impl Repr for Token {
         out.extend_from_slice(t.origin.as_str().as_bytes());
         out.push(b'"');
         if let Some(a) = t.client.addr {
-            use std::io::Write as _;
             out.extend_from_slice(b",\"client_addr\":\"");
-            let _ = write!(out, "{a}");
+            crate::telemetry::push_ip(out, a);
             out.push(b'"');
         }
         if let Some(ua) = &t.client.user_agent {
@@ -335,6 +334,14 @@ mod tests {
     /// The hand-written token JSON is byte for byte what serde writes, whatever the token holds.
     #[test]
     fn the_fast_token_json_is_the_serde_json() {
+        let mut b = Vec::new();
+        for ip in
+            ["0.0.0.0", "255.255.255.255", "10.0.12.1", "::1", "2001:db8::1", "::ffff:1.2.3.4"]
+        {
+            b.clear();
+            crate::telemetry::push_ip(&mut b, ip.parse().unwrap());
+            assert_eq!(std::str::from_utf8(&b).unwrap(), ip);
+        }
         let t0 = Timestamp::parse_rfc3339("2026-11-30T07:52:38.123456Z").unwrap();
         let doc = DocRef::new("Customer".parse().unwrap(), DocId::new(914455579852800001).unwrap());
         let data = |v: Value| Some(Data::parse_value(v).unwrap());
