@@ -8,12 +8,12 @@ use serde_json::Value as Json;
 use super::*;
 
 /// Runs `q` as `c` over the query surface: (status, body).
-async fn fql(w: &World, c: &Caller, q: &str) -> (u16, Json) {
+pub(super) async fn fql(w: &World, c: &Caller, q: &str) -> (u16, Json) {
     let a = w.engine.query(c, json!({ "query": q }), QueryOptions::default()).await;
     (a.status, a.body)
 }
 
-async fn fql_ok(w: &World, c: &Caller, q: &str) -> Json {
+pub(super) async fn fql_ok(w: &World, c: &Caller, q: &str) -> Json {
     let (s, b) = fql(w, c, q).await;
     assert_eq!(s, 200, "{q}: {b}");
     b["data"].clone()

@@ -5,18 +5,8 @@
 
 use serde_json::Value as Json;
 
+use super::roles::{fql, fql_ok};
 use super::*;
-
-async fn fql(w: &World, c: &Caller, q: &str) -> (u16, Json) {
-    let a = w.engine.query(c, json!({ "query": q }), QueryOptions::default()).await;
-    (a.status, a.body)
-}
-
-async fn fql_ok(w: &World, c: &Caller, q: &str) -> Json {
-    let (s, b) = fql(w, c, q).await;
-    assert_eq!(s, 200, "{q}: {b}");
-    b["data"].clone()
-}
 
 fn obj(v: Json) -> serde_json::Map<String, Json> {
     v.as_object().unwrap().clone()

@@ -7,6 +7,7 @@
 mod acting;
 pub(crate) mod convert;
 mod host;
+mod passwords;
 mod rights;
 mod roles;
 
