@@ -1042,6 +1042,28 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 /// (7): memory `GET /tokens/self`, Sesame against the ceiling, CPU per request.
+/// Starts each of `specs` (over Postgres `db` = (URL, database) if given), seeds its tokens and
+/// warms it up: the servers with the `GET /tokens/self` job each answers.
+async fn start_seeded(
+    specs: &[Spec],
+    db: Option<(&str, &str)>,
+    run: Duration,
+) -> Result<Vec<(Spec, Server, Job)>, String> {
+    let mut servers = Vec::new();
+    for &spec in specs {
+        let s = start_spec(spec, db.map(|(url, _)| url)).await?;
+        let secret = if spec.ceiling {
+            crate::ceiling::secret(SEED_TOKENS / 2)
+        } else {
+            seed_sesame(&s, db.map(|(_, name)| name)).await?
+        };
+        let job = token_self(&s, secret);
+        let _ = load(job.clone(), CONCURRENCY, run / 4).await; // warm-up
+        servers.push((spec, s, job));
+    }
+    Ok(servers)
+}
+
 /// Sesame as shipped against Sesame with `SESAME_EXPERIMENT=$BENCH_EXPERIMENT` and the ceiling,
 /// 2 CPUs, 5 interleaved runs: for trying a change to the hot path before making it.
 async fn ab(run: Duration) -> Result<Vec<String>, String> {
@@ -1053,18 +1075,7 @@ async fn ab(run: Duration) -> Result<Vec<String>, String> {
         Spec { ceiling: false, cpus: "0,1", rust_log: None, experiment: Some(x) },
         Spec { ceiling: true, cpus: "0,1", rust_log: None, experiment: None },
     ];
-    let mut servers = Vec::new();
-    for spec in specs {
-        let s = start_spec(spec, None).await?;
-        let secret = if spec.ceiling {
-            crate::ceiling::secret(SEED_TOKENS / 2)
-        } else {
-            seed_sesame(&s, None).await?
-        };
-        let job = token_self(&s, secret);
-        let _ = load(job.clone(), CONCURRENCY, run / 4).await;
-        servers.push((spec, s, job));
-    }
+    let servers = start_seeded(&specs, None, run).await?;
     let mut cpu = vec![Vec::new(); servers.len()];
     for _ in 0..5 {
         for (i, (_, s, job)) in servers.iter().enumerate() {
@@ -1087,18 +1098,7 @@ async fn memory_vs_ceiling(run: Duration) -> Result<Vec<String>, String> {
         Spec { ceiling: false, cpus: "0", rust_log: Some("warn"), experiment: None },
         Spec { ceiling: true, cpus: "0", rust_log: None, experiment: None },
     ];
-    let mut servers = Vec::new();
-    for spec in specs {
-        let s = start_spec(spec, None).await?;
-        let secret = if spec.ceiling {
-            crate::ceiling::secret(SEED_TOKENS / 2)
-        } else {
-            seed_sesame(&s, None).await?
-        };
-        let job = token_self(&s, secret);
-        let _ = load(job.clone(), CONCURRENCY, run / 4).await; // warm-up
-        servers.push((spec, s, job));
-    }
+    let servers = start_seeded(&specs, None, run).await?;
     let mut runs = vec![Vec::new(); servers.len()];
     for _ in 0..REPEATS {
         for (i, (_, s, job)) in servers.iter().enumerate() {
@@ -1157,18 +1157,7 @@ async fn postgres_vs_ceiling(run: Duration, url: &str) -> Result<Vec<String>, St
         Spec { ceiling: false, cpus: "0,1", rust_log: None, experiment: None },
         Spec { ceiling: true, cpus: "0,1", rust_log: None, experiment: None },
     ];
-    let mut servers = Vec::new();
-    for spec in specs {
-        let s = start_spec(spec, Some(url)).await?;
-        let secret = if spec.ceiling {
-            crate::ceiling::secret(SEED_TOKENS / 2)
-        } else {
-            seed_sesame(&s, Some("sesame_bench")).await?
-        };
-        let job = token_self(&s, secret);
-        let _ = load(job.clone(), CONCURRENCY, run / 4).await; // warm-up
-        servers.push((spec, s, job));
-    }
+    let servers = start_seeded(&specs, Some((url, "sesame_bench")), run).await?;
     let mut max = vec![Vec::new(); servers.len()];
     for _ in 0..REPEATS {
         for (i, (_, s, job)) in servers.iter().enumerate() {

@@ -119,13 +119,10 @@ static HANDLES: OnceLock<Handles> = OnceLock::new();
 /// Records one answered request.
 pub(crate) fn record_request(route: &'static str, status: u16, seconds: f64) {
     // Without `metrics::install` (no `--metrics-listen`) there is no recorder: skip the work.
-    if HANDLES.get().is_none() {
-        return;
-    }
-    let cached = HANDLES.get().and_then(|h| {
-        let r = &h.routes[ROUTES.iter().position(|n| *n == route)?];
+    let Some(h) = HANDLES.get() else { return };
+    let cached = ROUTES.iter().position(|n| *n == route).and_then(|r| {
         let s = STATUSES.iter().position(|(code, _)| *code == status)?;
-        Some((r, s))
+        Some((&h.routes[r], s))
     });
     let Some((r, s)) = cached else {
         metrics::counter!("sesame_http_requests_total", "route" => route, "status" => status.to_string()).increment(1);
