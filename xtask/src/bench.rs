@@ -721,7 +721,12 @@ async fn start_spec(spec: Spec, database_url: Option<&str>) -> Result<Server, St
             c.args(["--database-url", url]);
         }
     } else {
-        c.arg(root().join("target/release/sesame"))
+        // A/B of two builds: the experiment arm runs `BENCH_B_BINARY` when it is set.
+        let exe = match (spec.experiment, std::env::var_os("BENCH_B_BINARY")) {
+            (Some(_), Some(b)) => std::path::PathBuf::from(b),
+            _ => root().join("target/release/sesame"),
+        };
+        c.arg(exe)
             .args(["serve", "--listen", &listen, "--sweep-interval-secs", "0"])
             .args(["--login-rate-per-ip", "0"])
             .env("SESAME_ADMIN_SECRET", ADMIN)
@@ -1064,8 +1069,10 @@ async fn start_seeded(
     Ok(servers)
 }
 
-/// Sesame as shipped against Sesame with `SESAME_EXPERIMENT=$BENCH_EXPERIMENT` and the ceiling,
-/// 2 CPUs, 5 interleaved runs: for trying a change to the hot path before making it.
+/// Sesame as shipped against Sesame with `SESAME_EXPERIMENT=$BENCH_EXPERIMENT` (run from the
+/// binary `BENCH_B_BINARY` when set: two builds side by side) and the ceiling, 2 CPUs, 6
+/// interleaved runs (the two Sesame arms alternating in order): for trying a change to the hot
+/// path before making it.
 async fn ab(run: Duration) -> Result<Vec<String>, String> {
     let x: &'static str = Box::leak(
         std::env::var("BENCH_EXPERIMENT").unwrap_or_else(|_| "none".into()).into_boxed_str(),
@@ -1077,8 +1084,12 @@ async fn ab(run: Duration) -> Result<Vec<String>, String> {
     ];
     let servers = start_seeded(&specs, None, run).await?;
     let mut cpu = vec![Vec::new(); servers.len()];
-    for _ in 0..5 {
-        for (i, (_, s, job)) in servers.iter().enumerate() {
+    for round in 0..6 {
+        // The two Sesame arms swap places every round: the first server of a round measured
+        // a few percent slower than the second, running the same binary.
+        let order = if round % 2 == 0 { [0, 1, 2] } else { [1, 0, 2] };
+        for i in order {
+            let (_, s, job) = &servers[i];
             cpu[i].push(sample(s, job, None, run, false).await.cpu_us);
         }
     }

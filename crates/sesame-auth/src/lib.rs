@@ -66,7 +66,7 @@ pub mod prelude {
 pub const MAX_BEARER_LEN: usize = 512;
 
 /// The secret of an `Authorization` header value `Bearer <secret>`: the scheme is matched
-/// case-insensitively, surrounding whitespace is trimmed, and the secret must be 1 to
+/// case-insensitively, surrounding ASCII whitespace is trimmed, and the secret must be 1 to
 /// [`MAX_BEARER_LEN`] bytes with no whitespace inside. `None` for anything else (another
 /// scheme, a missing or oversized secret), which an HTTP surface answers with `401`.
 ///
@@ -74,11 +74,12 @@ pub const MAX_BEARER_LEN: usize = 512;
 /// server and `sesame-tower` use; refusing *repeated* `Authorization` headers is the caller's
 /// job (it sees the header map).
 pub fn bearer(header_value: &str) -> Option<Secret> {
-    let (scheme, secret) = header_value.trim().split_once(' ')?;
+    // ASCII whitespace only: header values are ASCII, and a secret never holds anything else.
+    let (scheme, secret) = header_value.trim_ascii().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
     }
-    let secret = secret.trim();
+    let secret = secret.trim_ascii();
     if secret.is_empty()
         || secret.len() > MAX_BEARER_LEN
         || secret.bytes().any(|b| b.is_ascii_whitespace())

@@ -195,6 +195,30 @@ mod properties {
             let _ = Secret::new(s.clone()).kind();
         }
 
+        /// The secret format check (no decoding, on every request) agrees with base64's
+        /// canonical decoder on bodies built from the alphabet and a few strangers.
+        #[test]
+        fn secret_kinds_agree_with_a_decoder(body in "[A-Za-z0-9_=+/!-]{40,45}") {
+            use base64::Engine as _;
+            let mut out = [0u8; 33];
+            let decodes = matches!(
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.decode_slice(&body, &mut out),
+                Ok(32)
+            );
+            prop_assert_eq!(Secret::new(format!("snt_{body}")).kind().is_some(), decodes);
+        }
+
+        #[test]
+        fn secret_kinds_agree_with_a_decoder_on_valid_lengths(body in "[A-Za-z0-9_-]{43}") {
+            use base64::Engine as _;
+            let mut out = [0u8; 33];
+            let decodes = matches!(
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.decode_slice(&body, &mut out),
+                Ok(32)
+            );
+            prop_assert_eq!(Secret::new(format!("snk_{body}")).kind().is_some(), decodes);
+        }
+
         #[test]
         fn collection_names_are_identifiers(s in "[A-Za-z_][A-Za-z0-9_]{0,63}") {
             match s.parse::<CollectionName>() {

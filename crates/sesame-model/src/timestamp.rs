@@ -72,33 +72,53 @@ impl Timestamp {
         f(std::str::from_utf8(&b[..len]).unwrap_or_default())
     }
 
+    /// Appends the RFC 3339 form ([`Timestamp::to_rfc3339`]) to `out`: for encoders writing
+    /// bytes (the request path's JSON and log lines).
+    pub fn write_rfc3339(self, out: &mut Vec<u8>) {
+        let (b, len) = self.rfc3339_bytes();
+        out.extend_from_slice(&b[..len]);
+    }
+
     /// The RFC 3339 form in a stack buffer: the bytes and their length.
     fn rfc3339_bytes(self) -> ([u8; 27], usize) {
         let secs = self.0.div_euclid(1_000_000);
         let micros = self.0.rem_euclid(1_000_000) as u32;
         let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
         let sod = secs.rem_euclid(86_400) as u32;
-        let mut b = [0u8; 27];
-        let mut put = |at: usize, v: u32, width: usize| {
-            let mut v = v;
-            for k in (0..width).rev() {
-                b[at + k] = b'0' + (v % 10) as u8;
-                v /= 10;
+        /// "00" to "99": two digits per step (this runs on the request path).
+        const PAIRS: [[u8; 2]; 100] = {
+            let mut t = [[0u8; 2]; 100];
+            let mut i = 0;
+            while i < 100 {
+                t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+                i += 1;
             }
+            t
         };
-        put(0, y as u32, 4);
-        put(5, mo, 2);
-        put(8, d, 2);
-        put(11, sod / 3600, 2);
-        put(14, sod / 60 % 60, 2);
-        put(17, sod % 60, 2);
+        let mut b = [0u8; 27];
+        // `v` below 100 (callers pass `% 100` or a field that is).
+        let mut put2 = |at: usize, v: u32| {
+            b[at..at + 2].copy_from_slice(&PAIRS[(v % 100) as usize]);
+        };
+        let y = y as u32;
+        put2(0, y / 100 % 100);
+        put2(2, y % 100);
+        put2(5, mo);
+        put2(8, d);
+        put2(11, sod / 3600);
+        put2(14, sod / 60 % 60);
+        put2(17, sod % 60);
         let len = if micros == 0 {
             19
         } else if micros.is_multiple_of(1000) {
-            put(20, micros / 1000, 3);
+            let ms = micros / 1000;
+            put2(20, ms / 10);
+            b[22] = b'0' + (ms % 10) as u8;
             23
         } else {
-            put(20, micros, 6);
+            put2(20, micros / 10_000);
+            put2(22, micros / 100 % 100);
+            put2(24, micros % 100);
             26
         };
         for (at, c) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')] {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt as _;
-use http::{HeaderName, HeaderValue, Request, Response};
+use http::{HeaderName, Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -83,7 +83,29 @@ pub struct App {
 #[derive(Debug)]
 struct RequestIds {
     prefix: u32,
-    next: AtomicU64,
+}
+
+/// Request numbers, unique in the process: each thread takes a block of [`ID_BLOCK`] from here
+/// and numbers its requests from it, so that serving threads share no counter per request.
+static NEXT_ID_BLOCK: AtomicU64 = AtomicU64::new(1);
+const ID_BLOCK: u64 = 1024;
+
+thread_local! {
+    /// This thread's next request number and the end of its block.
+    static ID_RANGE: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// The next request number (unique in the process; increasing on each thread).
+fn next_request_number() -> u64 {
+    ID_RANGE.with(|r| {
+        let (mut next, mut end) = r.get();
+        if next >= end {
+            next = NEXT_ID_BLOCK.fetch_add(ID_BLOCK, Ordering::Relaxed);
+            end = next + ID_BLOCK;
+        }
+        r.set((next + 1, end));
+        next
+    })
 }
 
 impl App {
@@ -91,32 +113,24 @@ impl App {
     pub fn new(engine: Arc<Engine>, config: ServerConfig) -> Self {
         let mut b = [0u8; 4];
         let _ = getrandom::fill(&mut b);
-        App {
-            engine,
-            config,
-            request_ids: RequestIds { prefix: u32::from_le_bytes(b), next: AtomicU64::new(1) },
-        }
+        App { engine, config, request_ids: RequestIds { prefix: u32::from_le_bytes(b) } }
     }
 
     /// The client's `x-request-id` when it is short and plain, else a new id
-    /// `{prefix:08x}-{n:x}` (written on the stack: one allocation, the header's).
-    fn request_id(&self, req: &Request<Incoming>) -> HeaderValue {
-        if let Some(v) = req.headers().get(&X_REQUEST_ID) {
-            let b = v.as_bytes();
-            if !b.is_empty()
-                && b.len() <= 64
-                && b.iter().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
-            {
-                return v.clone();
-            }
+    /// `{prefix:08x}-{n:x}`, `n` unique in the process (written on the stack).
+    fn request_id(&self, req: &Request<Incoming>) -> telemetry::RequestId {
+        if let Some(id) =
+            req.headers().get(&X_REQUEST_ID).and_then(|v| telemetry::RequestId::new(v.as_bytes()))
+        {
+            return id;
         }
-        let n = self.request_ids.next.fetch_add(1, Ordering::Relaxed);
+        let n = next_request_number();
         let mut buf = [0u8; 8 + 1 + 16];
         let mut len = hex(&mut buf, u64::from(self.request_ids.prefix), 8);
         buf[len] = b'-';
         len += 1;
         len += hex(&mut buf[len..], n, 1);
-        HeaderValue::from_bytes(&buf[..len]).unwrap_or_else(|_| HeaderValue::from_static("-"))
+        telemetry::RequestId::new(&buf[..len]).expect("hex digits and a dash")
     }
 
     /// Answers one request: id, span, panic guard, access log. Never fails.
@@ -135,7 +149,7 @@ impl App {
         // The logs' view of the request (the path only: query strings may carry personal
         // data, e.g. e-mail filters), for the access line and any event logged meanwhile.
         let ctx = telemetry::RequestCtx {
-            id: rid.clone(),
+            id: rid,
             method: req.method().clone(),
             uri: req.uri().clone(),
             peer: peer.ip(),
@@ -145,7 +159,8 @@ impl App {
                 let served = async {
                     match route {
                         None if is_shell => shell::handle(req.method(), req.uri().path()),
-                        None => fql::handle(self, req, peer.ip()).await,
+                        // Boxed: the query surface's state would enlarge every request's.
+                        None => Box::pin(fql::handle(self, req, peer.ip())).await,
                         Some(route) => rest::handle_routed(self, req, peer.ip(), route).await,
                     }
                 };
@@ -156,7 +171,7 @@ impl App {
                         ApiError::Internal("the handler panicked".into()).into_response()
                     }
                 };
-                resp.headers_mut().insert(X_REQUEST_ID, rid);
+                resp.headers_mut().insert(X_REQUEST_ID, rid.header_value());
                 let elapsed = started.elapsed();
                 let status = resp.status().as_u16();
                 metrics::record_request(route_name, status, elapsed.as_secs_f64());
@@ -242,6 +257,23 @@ pub async fn serve(
 
 #[cfg(test)]
 mod tests {
+    /// Request numbers come from per-thread blocks: still unique across threads.
+    #[test]
+    fn request_numbers_are_unique_across_threads() {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    (0..3000).map(|_| super::next_request_number()).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<u64> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n);
+    }
+
     #[test]
     fn hex_writes_like_format() {
         for (v, min) in [(0u64, 1), (0, 8), (0xab, 8), (u64::MAX, 1), (0x1234_5678, 8), (17, 1)] {

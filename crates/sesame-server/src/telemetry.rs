@@ -41,13 +41,60 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Clone)]
 pub struct RequestCtx {
     /// The `x-request-id` sent back.
-    pub id: HeaderValue,
+    pub id: RequestId,
     /// The method.
     pub method: Method,
     /// The URI; only its path is logged.
     pub uri: Uri,
     /// The client's address.
     pub peer: IpAddr,
+}
+
+/// A request id, held inline (at most [`RequestId::MAX`] bytes of `[A-Za-z0-9_.:-]`): no
+/// allocation to build, keep or copy one.
+#[derive(Clone, Copy)]
+pub struct RequestId {
+    buf: [u8; RequestId::MAX],
+    len: u8,
+}
+
+impl RequestId {
+    /// The longest id kept (a client's longer `x-request-id` is replaced by a new one).
+    pub const MAX: usize = 64;
+
+    /// `b` as an id, if it is 1 to [`RequestId::MAX`] bytes of `[A-Za-z0-9_.:-]`.
+    pub fn new(b: &[u8]) -> Option<RequestId> {
+        if b.is_empty()
+            || b.len() > Self::MAX
+            || !b.iter().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+        {
+            return None;
+        }
+        let mut buf = [0u8; Self::MAX];
+        buf[..b.len()].copy_from_slice(b);
+        Some(RequestId { buf, len: b.len() as u8 })
+    }
+
+    /// The id's bytes (ASCII).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+
+    /// The id as a header value.
+    pub fn header_value(&self) -> HeaderValue {
+        HeaderValue::from_bytes(self.as_bytes()).unwrap_or_else(|_| HeaderValue::from_static("-"))
+    }
+}
+
+impl std::fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 tokio::task_local! {
@@ -109,29 +156,20 @@ fn access_mover() {
 }
 
 /// Decimal digits of `v`, without the formatting machinery.
-pub(crate) fn push_u64(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
+pub(crate) fn push_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 /// An address as `Display` writes it (IPv4 by hand, the common case).
 pub(crate) fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
+            let mut buf = itoa::Buffer::new();
             for (i, o) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
                     out.push(b'.');
                 }
-                push_u64(out, u64::from(o));
+                out.extend_from_slice(buf.format(o).as_bytes());
             }
         }
         IpAddr::V6(_) => {
@@ -156,7 +194,7 @@ fn write_ctx_human(out: &mut Vec<u8>, r: &RequestCtx) {
 /// `{"id":…,"method":…,"path":…,"peer":…,"name":"request"}` (the JSON form).
 fn write_ctx_json(out: &mut Vec<u8>, r: &RequestCtx) {
     out.extend_from_slice(b"{\"id\":");
-    let _ = serde_json::to_writer(&mut *out, r.id.to_str().unwrap_or_default());
+    let _ = serde_json::to_writer(&mut *out, r.id.as_str());
     out.extend_from_slice(b",\"method\":");
     let _ = serde_json::to_writer(&mut *out, r.method.as_str());
     out.extend_from_slice(b",\"path\":");
@@ -171,7 +209,7 @@ fn now_rfc3339(out: &mut Vec<u8>) {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64);
     match sesame_model::Timestamp::from_micros(now) {
-        Ok(t) => t.with_rfc3339(|s| out.extend_from_slice(s.as_bytes())),
+        Ok(t) => t.write_rfc3339(out),
         Err(_) => out.extend_from_slice(b"-"),
     }
 }
@@ -214,7 +252,7 @@ pub fn access(r: &RequestCtx, status: u16, micros: u64) {
     let Some(sink) = sink else {
         tracing::info!(
             target: "sesame_server",
-            id = %r.id.to_str().unwrap_or_default(),
+            id = %r.id.as_str(),
             method = %r.method,
             path = %r.uri.path(),
             peer = %r.peer,
@@ -464,7 +502,7 @@ mod tests {
 
     fn ctx() -> RequestCtx {
         RequestCtx {
-            id: HeaderValue::from_static("81a8bd51-1"),
+            id: RequestId::new(b"81a8bd51-1").unwrap(),
             method: Method::GET,
             uri: "/tokens/self?email=private@example.org".parse().unwrap(),
             peer: "127.0.0.1".parse().unwrap(),

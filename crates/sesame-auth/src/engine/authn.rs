@@ -50,7 +50,8 @@ impl Engine {
             }
         }
         if let Some((base, scope)) = secret.expose().split_once(':') {
-            return self.authenticate_scoped(&Secret::from(base), scope).await;
+            // Boxed: the scoped path's state would otherwise enlarge every authentication's.
+            return Box::pin(self.authenticate_scoped(&Secret::from(base), scope)).await;
         }
         self.authenticate_plain(secret, &digest).await
     }

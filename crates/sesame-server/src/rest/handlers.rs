@@ -81,7 +81,6 @@ where
     let (parts, body) = req.into_parts();
     protocol::check_header_budget(&parts.headers)?;
     let op = route?.op(&parts.method)?;
-    let query = parts.uri.query();
     let e = &app.engine;
     match op {
         Op::Healthz => return ok(&json!({"status": "ok"})),
@@ -93,14 +92,45 @@ where
         _ => {}
     }
     let principal = e.authenticate(&protocol::bearer(&parts.headers)?).await?;
-    let c = &Caller::new(principal, protocol::client_info(&parts.headers, client));
+    let c = Caller::new(principal, protocol::client_info(&parts.headers, client));
+    if let Op::GetTokenSelf = op {
+        // The hot path (every application checks its token), kept out of `operate`: that
+        // future holds every operation's state (kilobytes), and a future is copied each time
+        // it is moved on its way to the runtime.
+        return match e.current_token(&c) {
+            Some(t) => ok(t),
+            None => {
+                Err(ApiError::Auth(AuthError::invalid("a key has no token; use a token secret")))
+            }
+        };
+    }
+    Box::pin(operate(app, &c, op, parts, body)).await
+}
+
+/// Runs one authenticated operation (all but `GET /tokens/self`): reads the body, then one arm
+/// per [`Op`].
+async fn operate<B>(
+    app: &App,
+    c: &Caller,
+    op: Op,
+    parts: http::request::Parts,
+    body: B,
+) -> Result<Response<Body>>
+where
+    B: hyper::body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let e = &app.engine;
+    let query = parts.uri.query();
     let body = if matches!(parts.method, Method::POST | Method::PATCH | Method::PUT) {
         protocol::read_body(app.config.max_body_bytes, &parts.headers, body).await?
     } else {
         Bytes::new()
     };
     match op {
-        Op::Healthz | Op::Readyz | Op::OpenApi => unreachable!("public operations answered above"),
+        Op::Healthz | Op::Readyz | Op::OpenApi | Op::GetTokenSelf => {
+            unreachable!("answered by `dispatch`")
+        }
         Op::CreateCollection => {
             let b: wire::CreateCollection = wire::parse(&body)?;
             created(&e.create_collection(c, coll(&b.name)?).await?)
@@ -189,12 +219,6 @@ where
             let (d, ttl, data) = (b.document.parse()?, wire::ttl(b.ttl)?, wire::data(b.data)?);
             created(&e.create_token(c, d, ttl, data).await?)
         }
-        Op::GetTokenSelf => match e.current_token(c) {
-            Some(t) => ok(t),
-            None => {
-                Err(ApiError::Auth(AuthError::invalid("a key has no token; use a token secret")))
-            }
-        },
         Op::Logout => {
             e.logout(c).await?;
             Ok(no_content())

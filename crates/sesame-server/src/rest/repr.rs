@@ -144,28 +144,15 @@ fn fast_str(out: &mut Vec<u8>, s: &str) {
 }
 
 fn fast_id(out: &mut Vec<u8>, id: DocId) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut v = id.get();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
     out.push(b'"');
-    out.extend_from_slice(&buf[i..]);
+    out.extend_from_slice(itoa::Buffer::new().format(id.get()).as_bytes());
     out.push(b'"');
 }
 
 fn fast_ts(out: &mut Vec<u8>, t: Timestamp) {
-    t.with_rfc3339(|s| {
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-    });
+    out.push(b'"');
+    t.write_rfc3339(out);
+    out.push(b'"');
 }
 
 impl Repr for Token {

@@ -72,13 +72,18 @@ impl Route {
         // borrowed, so matching a route allocates only for the parameters it keeps.
         let mut segs: [Cow<'_, str>; MAX_SEGMENTS] = Default::default();
         let mut n = 0;
+        // A path without `%` decodes to itself (a URI's path is ASCII).
+        let encoded = rest.contains('%');
         for seg in rest.split('/') {
-            let decoded =
+            let decoded = if encoded {
                 percent_encoding::percent_decode_str(seg).decode_utf8().map_err(|_| {
                     ApiError::InvalidRequest(
                         "the path is not valid UTF-8 after percent-decoding".into(),
                     )
-                })?;
+                })?
+            } else {
+                Cow::Borrowed(seg)
+            };
             if let Some(slot) = segs.get_mut(n) {
                 *slot = decoded;
             }

@@ -1,10 +1,12 @@
 //! [`MemoryStore`]: the in-memory backend, with transactions. Nothing persists across restarts.
 //!
-//! Data sits in one [`State`] of persistent maps behind a `parking_lot::RwLock`. Readers take the
-//! read lock for a few map lookups (never across an `.await`; the hot path `token_by_digest` is
-//! one of them). Every write of documents, collections, credentials, tokens or keys first takes
-//! the store's one *writer* lock (a `tokio::sync::Mutex`), works on an O(1) copy of the state and
-//! swaps the copy in only if it fully succeeded: so each write is all-or-nothing.
+//! Data sits in one immutable [`State`] of persistent maps behind an `ArcSwap`. Readers load the
+//! current state for a few map lookups (never across an `.await`; the hot path
+//! `token_by_digest` is one of them) without a lock: no counter shared between threads is
+//! written per read, so readers on different cores do not contend. Every write of documents,
+//! collections, credentials, tokens or keys first takes the store's one *writer* lock (a
+//! `tokio::sync::Mutex`), works on an O(1) copy of the state and publishes the copy only if it
+//! fully succeeded: so each write is all-or-nothing.
 //!
 //! A transaction ([`MemoryStore::begin`]) holds the writer lock from begin to commit or drop and
 //! works on its own copy, swapped in at commit: transactions are serialized (isolation is
@@ -15,6 +17,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use parking_lot::{Mutex, RwLock};
 use sesame_model::{
@@ -40,7 +43,7 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct Inner {
-    state: RwLock<State>,
+    state: ArcSwap<State>,
     writer: Arc<tokio::sync::Mutex<()>>,
     last_txn_ts: Mutex<i64>,
     aux: RwLock<Aux>,
@@ -60,7 +63,7 @@ impl MemoryStore {
     }
 
     fn read<T>(&self, f: impl FnOnce(&State) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        f(&self.inner.state.read())
+        f(&self.inner.state.load())
     }
 
     async fn write<T: Send>(
@@ -68,9 +71,9 @@ impl MemoryStore {
         f: impl FnOnce(&mut State) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
         let _writer = self.inner.writer.lock().await;
-        let mut copy = self.inner.state.read().clone();
+        let mut copy = State::clone(&self.inner.state.load());
         let out = f(&mut copy)?;
-        *self.inner.state.write() = copy;
+        self.inner.state.store(Arc::new(copy));
         Ok(out)
     }
 }
@@ -338,7 +341,7 @@ impl Store for MemoryStore {
             *last = t;
             Timestamp::from_micros(t).map_err(|e| StoreError::Other(Box::new(e)))?
         };
-        let state = Mutex::new(self.inner.state.read().clone());
+        let state = Mutex::new(State::clone(&self.inner.state.load()));
         Ok(Box::new(MemoryTx { inner: self.inner.clone(), _writer: Some(writer), state, ts }))
     }
 
@@ -349,7 +352,7 @@ impl Store for MemoryStore {
             *last = t;
             Timestamp::from_micros(t).map_err(|e| StoreError::Other(Box::new(e)))?
         };
-        let state = Mutex::new(self.inner.state.read().clone());
+        let state = Mutex::new(State::clone(&self.inner.state.load()));
         Ok(Box::new(MemoryTx { inner: self.inner.clone(), _writer: None, state, ts }))
     }
 }
@@ -363,7 +366,7 @@ impl StoreTx for MemoryTx {
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         let MemoryTx { inner, _writer, state, .. } = *self;
         if _writer.is_some() {
-            *inner.state.write() = state.into_inner();
+            inner.state.store(Arc::new(state.into_inner()));
         }
         drop(_writer);
         Ok(())
