@@ -151,7 +151,7 @@ impl App {
         let ctx = telemetry::RequestCtx {
             id: rid,
             method: req.method().clone(),
-            uri: req.uri().clone(),
+            target: req.uri().path_and_query().cloned(),
             peer: peer.ip(),
         };
         telemetry::REQUEST

@@ -29,7 +29,8 @@ use std::io::Write as _;
 use std::net::IpAddr;
 use std::sync::{Mutex, OnceLock};
 
-use http::{HeaderValue, Method, Uri};
+use http::uri::PathAndQuery;
+use http::{HeaderValue, Method};
 use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::fmt::format::{DefaultFields, Format, Full, Json, JsonFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent};
@@ -44,8 +45,8 @@ pub struct RequestCtx {
     pub id: RequestId,
     /// The method.
     pub method: Method,
-    /// The URI; only its path is logged.
-    pub uri: Uri,
+    /// The path and query (shared with the request, not copied); only the path is logged.
+    pub target: Option<PathAndQuery>,
     /// The client's address.
     pub peer: IpAddr,
 }
@@ -56,6 +57,13 @@ pub struct RequestCtx {
 pub struct RequestId {
     buf: [u8; RequestId::MAX],
     len: u8,
+}
+
+impl RequestCtx {
+    /// The request's path (without the query string).
+    pub fn path(&self) -> &str {
+        self.target.as_ref().map_or("/", PathAndQuery::path)
+    }
 }
 
 impl RequestId {
@@ -164,13 +172,34 @@ pub(crate) fn push_u64(out: &mut Vec<u8>, v: u64) {
 pub(crate) fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
-            let mut buf = itoa::Buffer::new();
-            for (i, o) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
+            /// Each octet's digits (padded to 3 bytes) and how many there are.
+            const OCTETS: [([u8; 3], u8); 256] = {
+                let mut t = [([0u8; 3], 0u8); 256];
+                let mut i = 0;
+                while i < 256 {
+                    let o = i as u8;
+                    t[i] = if o >= 100 {
+                        ([b'0' + o / 100, b'0' + o / 10 % 10, b'0' + o % 10], 3)
+                    } else if o >= 10 {
+                        ([b'0' + o / 10, b'0' + o % 10, 0], 2)
+                    } else {
+                        ([b'0' + o, 0, 0], 1)
+                    };
+                    i += 1;
                 }
-                out.extend_from_slice(buf.format(o).as_bytes());
+                t
+            };
+            // Written on the stack (fixed-size copies), appended once.
+            let mut text = [0u8; 4 * 4 + 3];
+            let mut len = 0;
+            for o in v4.octets() {
+                let (digits, n) = OCTETS[usize::from(o)];
+                text[len..len + 3].copy_from_slice(&digits);
+                len += usize::from(n);
+                text[len] = b'.';
+                len += 1;
             }
+            out.extend_from_slice(&text[..len - 1]);
         }
         IpAddr::V6(_) => {
             let _ = write!(out, "{ip}");
@@ -185,7 +214,7 @@ fn write_ctx_human(out: &mut Vec<u8>, r: &RequestCtx) {
     out.extend_from_slice(b" method=");
     out.extend_from_slice(r.method.as_str().as_bytes());
     out.extend_from_slice(b" path=");
-    out.extend_from_slice(r.uri.path().as_bytes());
+    out.extend_from_slice(r.path().as_bytes());
     out.extend_from_slice(b" peer=");
     push_ip(out, r.peer);
     out.push(b'}');
@@ -198,7 +227,7 @@ fn write_ctx_json(out: &mut Vec<u8>, r: &RequestCtx) {
     out.extend_from_slice(b",\"method\":");
     let _ = serde_json::to_writer(&mut *out, r.method.as_str());
     out.extend_from_slice(b",\"path\":");
-    let _ = serde_json::to_writer(&mut *out, r.uri.path());
+    let _ = serde_json::to_writer(&mut *out, r.path());
     out.extend_from_slice(b",\"peer\":\"");
     push_ip(out, r.peer);
     out.extend_from_slice(b"\",\"name\":\"request\"}");
@@ -254,7 +283,7 @@ pub fn access(r: &RequestCtx, status: u16, micros: u64) {
             target: "sesame_server",
             id = %r.id.as_str(),
             method = %r.method,
-            path = %r.uri.path(),
+            path = %r.path(),
             peer = %r.peer,
             status,
             micros,
@@ -504,9 +533,29 @@ mod tests {
         RequestCtx {
             id: RequestId::new(b"81a8bd51-1").unwrap(),
             method: Method::GET,
-            uri: "/tokens/self?email=private@example.org".parse().unwrap(),
+            target: Some("/tokens/self?email=private@example.org".parse().unwrap()),
             peer: "127.0.0.1".parse().unwrap(),
         }
+    }
+
+    /// Addresses are written as `Display` writes them.
+    #[test]
+    fn addresses_are_written_like_display() {
+        let mut v4: Vec<std::net::Ipv4Addr> =
+            (0..=255u8).map(|o| std::net::Ipv4Addr::new(o, 0, 10, 255)).collect();
+        v4.extend(
+            [[127, 0, 0, 1], [255, 255, 255, 255], [0, 0, 0, 0], [9, 99, 100, 199]]
+                .map(std::net::Ipv4Addr::from),
+        );
+        for a in v4 {
+            let mut out = Vec::new();
+            push_ip(&mut out, a.into());
+            assert_eq!(String::from_utf8(out).unwrap(), a.to_string());
+        }
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        let mut out = Vec::new();
+        push_ip(&mut out, v6);
+        assert_eq!(String::from_utf8(out).unwrap(), v6.to_string());
     }
 
     /// The hand-written access line has the shape `tracing_subscriber` gives an event inside a

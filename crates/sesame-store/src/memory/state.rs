@@ -21,6 +21,35 @@ type EntryKey = (CollectionName, String, [u8; 32], Vec<u8>, DocId);
 /// (collection, constraint, values key) → the document holding those values.
 type UniqueKey = (CollectionName, String, [u8; 32]);
 
+/// A map keyed by secret digests. They are SHA-256 outputs of server-generated secrets, so
+/// already uniform: their leading bytes are the hash, with no SipHash round per lookup (the
+/// token lookup runs on every authenticated request). Only lookups take a client's digest;
+/// what is inserted comes from secrets the server generated, so keys cannot be chosen to
+/// collide.
+type DigestMap<V> = imbl::GenericHashMap<
+    SecretDigest,
+    V,
+    std::hash::BuildHasherDefault<DigestHasher>,
+    imbl::shared_ptr::DefaultSharedPtr,
+>;
+
+/// The hasher of [`DigestMap`]: folds in the first 8 bytes of each write.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct DigestHasher(u64);
+
+impl std::hash::Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut word = [0u8; 8];
+        let n = bytes.len().min(8);
+        word[..n].copy_from_slice(&bytes[..n]);
+        self.0 = self.0.rotate_left(29) ^ u64::from_le_bytes(word);
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub(super) struct State {
     collections: OrdMap<CollectionName, Collection>,
@@ -29,11 +58,11 @@ pub(super) struct State {
     creds: HashMap<DocId, StoredCredential>,
     cred_by_doc: HashMap<DocId, DocId>,
     tokens: HashMap<DocId, (Token, SecretDigest)>,
-    token_by_digest: HashMap<SecretDigest, DocId>,
+    token_by_digest: DigestMap<DocId>,
     tokens_by_doc: HashMap<DocId, OrdSet<DocId>>,
     tokens_by_ttl: OrdSet<(Timestamp, DocId)>,
     keys: OrdMap<DocId, (Key, SecretDigest)>,
-    key_by_digest: HashMap<SecretDigest, DocId>,
+    key_by_digest: DigestMap<DocId>,
     entries: OrdSet<EntryKey>,
     uniques: OrdMap<UniqueKey, DocId>,
     roles: OrdMap<String, RoleDef>,
