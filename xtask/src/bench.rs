@@ -23,6 +23,11 @@
 //!    (70% of the lower maximum) for p99 at equal throughput, with Postgres' own CPU per
 //!    request.
 //!
+//! Parts 9–11 (`--only fql`) and 12 (`--only roles`) are in their own files; 13
+//! (`--only instructions`, `bench_instructions.rs`) counts user-space instructions per
+//! `GET /tokens/self` under callgrind, Sesame against the ceiling: the one figure the machine's
+//! noise does not move. `--only ab` is a development aid (two builds side by side).
+//!
 //! Results go to stdout and `target/bench-results.md`. Not a test: it asserts nothing.
 //! `--quick` shortens every run.
 
@@ -42,6 +47,8 @@ use crate::{cargo, root, run as run_cmd};
 
 #[path = "bench_fql.rs"]
 mod fql;
+#[path = "bench_instructions.rs"]
+mod instructions;
 #[path = "bench_roles.rs"]
 mod roles;
 
@@ -454,17 +461,26 @@ fn pgbench_tps(concurrency: usize, run: Duration) -> Result<f64, String> {
 
 pub(crate) fn run(quick: bool, only: Option<&str>) -> Result<(), String> {
     let parts = match only {
-        None => {
-            Parts { classic: true, memory: true, postgres: true, fql: true, roles: true, ab: false }
-        }
+        None => Parts {
+            classic: true,
+            memory: true,
+            postgres: true,
+            fql: true,
+            roles: true,
+            instructions: true,
+            ab: false,
+        },
         Some("classic") => Parts { classic: true, ..Parts::NONE },
         Some("memory") => Parts { memory: true, ..Parts::NONE },
         Some("postgres") => Parts { postgres: true, ..Parts::NONE },
         Some("fql") => Parts { fql: true, ..Parts::NONE },
         Some("roles") => Parts { roles: true, ..Parts::NONE },
+        Some("instructions") => Parts { instructions: true, ..Parts::NONE },
         Some("ab") => Parts { ab: true, ..Parts::NONE },
         Some(o) => {
-            return Err(format!("--only {o}: expected classic, memory, postgres, fql or roles"))
+            return Err(format!(
+                "--only {o}: expected classic, memory, postgres, fql, roles, instructions or ab"
+            ))
         }
     };
     let mut build = cargo();
@@ -490,6 +506,8 @@ struct Parts {
     fql: bool,
     /// (12): a role's read predicate against `read: true`.
     roles: bool,
+    /// (13): instructions per request against the ceiling, under callgrind.
+    instructions: bool,
     /// A/B of a code path under `SESAME_EXPERIMENT=$BENCH_EXPERIMENT` (a development aid).
     ab: bool,
 }
@@ -501,6 +519,7 @@ impl Parts {
         postgres: false,
         fql: false,
         roles: false,
+        instructions: false,
         ab: false,
     };
 }
@@ -539,6 +558,12 @@ async fn bench(run: Duration, parts: Parts) -> Result<(), String> {
         match roles::roles_part(run).await {
             Ok(lines) => lines.into_iter().for_each(&mut say),
             Err(e) => say(format!("12. roles part failed: {e}")),
+        }
+    }
+    if parts.instructions {
+        match instructions::instructions_part().await {
+            Ok(lines) => lines.into_iter().for_each(&mut say),
+            Err(e) => say(format!("13. instructions part failed: {e}")),
         }
     }
     // --- Postgres ---------------------------------------------------------------------------

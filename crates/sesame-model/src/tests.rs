@@ -247,6 +247,46 @@ fn rendering_matches_the_time_crate_everywhere() {
     }
 }
 
+/// Rendering caches the last few seconds per thread: values that share, or alternate between,
+/// seconds still render exactly.
+#[test]
+fn rendering_is_exact_through_the_seconds_cache() {
+    let base = 1_790_000_000_000_000i64;
+    let values: Vec<i64> = vec![
+        base,
+        base + 1,
+        base + 999_999,
+        base + 1_000_000,
+        base + 86_400_000_000,
+        base - 1,
+        base + 7_000,
+        base + 3_600_000_000,
+    ];
+    let expected: Vec<String> = values
+        .iter()
+        .map(|&us| {
+            let d = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000).unwrap();
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                d.year(),
+                u8::from(d.month()),
+                d.day(),
+                d.hour(),
+                d.minute(),
+                d.second()
+            )
+        })
+        .collect();
+    for _ in 0..3 {
+        for (us, want) in values.iter().zip(&expected) {
+            let t = Timestamp::from_micros(*us).unwrap();
+            let text = t.to_rfc3339();
+            assert_eq!(&text[..19], want.as_str(), "{us}");
+            assert_eq!(Timestamp::parse_rfc3339(&text).unwrap(), t);
+        }
+    }
+}
+
 #[test]
 fn rate_limit_blocks_are_ipv4_addresses_and_ipv6_slash_64s() {
     use crate::ClientInfo;

@@ -83,31 +83,11 @@ impl Timestamp {
     fn rfc3339_bytes(self) -> ([u8; 27], usize) {
         let secs = self.0.div_euclid(1_000_000);
         let micros = self.0.rem_euclid(1_000_000) as u32;
-        let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
-        let sod = secs.rem_euclid(86_400) as u32;
-        /// "00" to "99": two digits per step (this runs on the request path).
-        const PAIRS: [[u8; 2]; 100] = {
-            let mut t = [[0u8; 2]; 100];
-            let mut i = 0;
-            while i < 100 {
-                t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
-                i += 1;
-            }
-            t
-        };
         let mut b = [0u8; 27];
-        // `v` below 100 (callers pass `% 100` or a field that is).
+        b[..19].copy_from_slice(&seconds_text(secs));
         let mut put2 = |at: usize, v: u32| {
             b[at..at + 2].copy_from_slice(&PAIRS[(v % 100) as usize]);
         };
-        let y = y as u32;
-        put2(0, y / 100 % 100);
-        put2(2, y % 100);
-        put2(5, mo);
-        put2(8, d);
-        put2(11, sod / 3600);
-        put2(14, sod / 60 % 60);
-        put2(17, sod % 60);
         let len = if micros == 0 {
             19
         } else if micros.is_multiple_of(1000) {
@@ -121,15 +101,60 @@ impl Timestamp {
             put2(24, micros % 100);
             26
         };
-        for (at, c) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')] {
-            b[at] = c;
-        }
         if len > 19 {
             b[19] = b'.';
         }
         b[len] = b'Z';
         (b, len + 1)
     }
+}
+
+/// "00" to "99": two digits per step (timestamps are rendered on the request path).
+const PAIRS: [[u8; 2]; 100] = {
+    let mut t = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    t
+};
+
+thread_local! {
+    /// The last few seconds rendered on this thread and their text: a request renders the same
+    /// few over and over (the time now, a token's creation and last use). A cache of pure
+    /// results; it reads no clock.
+    static RECENT: std::cell::Cell<[(i64, [u8; 19]); 4]> =
+        const { std::cell::Cell::new([(i64::MIN, [0; 19]); 4]) };
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of `secs` since the epoch.
+fn seconds_text(secs: i64) -> [u8; 19] {
+    let mut recent = RECENT.get();
+    if let Some((_, text)) = recent.iter().find(|(s, _)| *s == secs) {
+        return *text;
+    }
+    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400) as u32;
+    let mut b = [0u8; 19];
+    let mut put2 = |at: usize, v: u32| {
+        b[at..at + 2].copy_from_slice(&PAIRS[(v % 100) as usize]);
+    };
+    let y = y as u32;
+    put2(0, y / 100 % 100);
+    put2(2, y % 100);
+    put2(5, mo);
+    put2(8, d);
+    put2(11, sod / 3600);
+    put2(14, sod / 60 % 60);
+    put2(17, sod % 60);
+    for (at, c) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')] {
+        b[at] = c;
+    }
+    recent.rotate_right(1);
+    recent[0] = (secs, b);
+    RECENT.set(recent);
+    b
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).

@@ -124,13 +124,7 @@ impl App {
         {
             return id;
         }
-        let n = next_request_number();
-        let mut buf = [0u8; 8 + 1 + 16];
-        let mut len = hex(&mut buf, u64::from(self.request_ids.prefix), 8);
-        buf[len] = b'-';
-        len += 1;
-        len += hex(&mut buf[len..], n, 1);
-        telemetry::RequestId::new(&buf[..len]).expect("hex digits and a dash")
+        telemetry::RequestId::generated(self.request_ids.prefix, next_request_number())
     }
 
     /// Answers one request: id, span, panic guard, access log. Never fails.
@@ -181,16 +175,6 @@ impl App {
             })
             .await
     }
-}
-
-/// Writes `v` in lowercase hex, at least `min` digits, at the start of `out`; the digits written.
-fn hex(out: &mut [u8], v: u64, min: usize) -> usize {
-    let digits = (16 - v.leading_zeros() as usize / 4).max(min);
-    for (i, d) in out[..digits].iter_mut().enumerate() {
-        let nibble = (v >> (4 * (digits - 1 - i))) & 0xf;
-        *d = b"0123456789abcdef"[nibble as usize];
-    }
-    digits
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains connections.
@@ -272,14 +256,5 @@ mod tests {
         all.sort_unstable();
         all.dedup();
         assert_eq!(all.len(), n);
-    }
-
-    #[test]
-    fn hex_writes_like_format() {
-        for (v, min) in [(0u64, 1), (0, 8), (0xab, 8), (u64::MAX, 1), (0x1234_5678, 8), (17, 1)] {
-            let mut b = [0u8; 16];
-            let n = super::hex(&mut b, v, min);
-            assert_eq!(std::str::from_utf8(&b[..n]).unwrap(), format!("{v:0min$x}"));
-        }
     }
 }

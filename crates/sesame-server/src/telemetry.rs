@@ -83,6 +83,16 @@ impl RequestId {
         Some(RequestId { buf, len: b.len() as u8 })
     }
 
+    /// A new id, `{prefix:08x}-{n:x}` (no check needed: hex digits and a dash).
+    pub fn generated(prefix: u32, n: u64) -> RequestId {
+        let mut buf = [0u8; Self::MAX];
+        let mut len = hex(&mut buf, u64::from(prefix), 8);
+        buf[len] = b'-';
+        len += 1;
+        len += hex(&mut buf[len..], n, 1);
+        RequestId { buf, len: len as u8 }
+    }
+
     /// The id's bytes (ASCII).
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..usize::from(self.len)]
@@ -166,6 +176,16 @@ fn access_mover() {
 /// Decimal digits of `v`, without the formatting machinery.
 pub(crate) fn push_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+/// Writes `v` in lowercase hex, at least `min` digits, at the start of `out`; the digits written.
+fn hex(out: &mut [u8], v: u64, min: usize) -> usize {
+    let digits = (16 - v.leading_zeros() as usize / 4).max(min);
+    for (i, d) in out[..digits].iter_mut().enumerate() {
+        let nibble = (v >> (4 * (digits - 1 - i))) & 0xf;
+        *d = b"0123456789abcdef"[nibble as usize];
+    }
+    digits
 }
 
 /// An address as `Display` writes it (IPv4 by hand, the common case).
@@ -535,6 +555,27 @@ mod tests {
             method: Method::GET,
             target: Some("/tokens/self?email=private@example.org".parse().unwrap()),
             peer: "127.0.0.1".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn hex_writes_like_format() {
+        for (v, min) in [(0u64, 1), (0, 8), (0xab, 8), (u64::MAX, 1), (0x1234_5678, 8), (17, 1)] {
+            let mut b = [0u8; 16];
+            let n = super::hex(&mut b, v, min);
+            assert_eq!(std::str::from_utf8(&b[..n]).unwrap(), format!("{v:0min$x}"));
+        }
+    }
+
+    #[test]
+    fn generated_ids_are_what_a_client_could_send() {
+        for (p, n) in [(0u32, 1u64), (0xdead_beef, u64::MAX), (7, 0x1234)] {
+            let id = RequestId::generated(p, n);
+            assert_eq!(id.as_str(), format!("{p:08x}-{n:x}"));
+            assert_eq!(
+                RequestId::new(id.as_bytes()).map(|i| i.as_str().to_owned()),
+                Some(id.as_str().to_owned())
+            );
         }
     }
 
