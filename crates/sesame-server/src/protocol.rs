@@ -58,41 +58,6 @@ fn plain_bearer(v: &[u8]) -> Option<&str> {
     std::str::from_utf8(rest).ok()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The one-pass path answers exactly as the general parser wherever it answers.
-    #[test]
-    fn the_plain_bearer_path_agrees_with_the_parser() {
-        let long = format!("Bearer {}", "a".repeat(sesame_auth::MAX_BEARER_LEN + 1));
-        let max = format!("Bearer {}", "a".repeat(sesame_auth::MAX_BEARER_LEN));
-        for v in [
-            "Bearer snt_abc",
-            "Bearer  snt_abc",
-            "Bearer snt_abc ",
-            "bearer snt_abc",
-            "Bearer ",
-            "Bearer",
-            "Bearer a\tb",
-            "Bearer a b",
-            "Bearer \u{7f}",
-            "Basic abc",
-            "Bearer snt_ab:@doc/Customer/1",
-            long.as_str(),
-            max.as_str(),
-        ] {
-            let general = sesame_auth::bearer(v).map(|s| s.expose().to_owned());
-            if let Some(fast) = plain_bearer(v.as_bytes()) {
-                assert_eq!(Some(fast.to_owned()), general, "{v:?}");
-            }
-        }
-        assert!(plain_bearer(b"Bearer snt_abc").is_some());
-        assert!(plain_bearer(max.as_bytes()).is_some());
-        assert!(plain_bearer(long.as_bytes()).is_none());
-    }
-}
-
 /// Reads a JSON body of at most `limit` bytes (a missing Content-Type is accepted: the JS
 /// driver sends none), within `BODY_TIMEOUT` (30 s).
 pub async fn read_body<B>(limit: usize, headers: &HeaderMap, body: B) -> Result<Bytes>
@@ -152,3 +117,38 @@ const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Total size of header names and values above which a request is refused.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one-pass path answers exactly as the general parser wherever it answers.
+    #[test]
+    fn the_plain_bearer_path_agrees_with_the_parser() {
+        let long = format!("Bearer {}", "a".repeat(sesame_auth::MAX_BEARER_LEN + 1));
+        let max = format!("Bearer {}", "a".repeat(sesame_auth::MAX_BEARER_LEN));
+        for v in [
+            "Bearer snt_abc",
+            "Bearer  snt_abc",
+            "Bearer snt_abc ",
+            "bearer snt_abc",
+            "Bearer ",
+            "Bearer",
+            "Bearer a\tb",
+            "Bearer a b",
+            "Bearer \u{7f}",
+            "Basic abc",
+            "Bearer snt_ab:@doc/Customer/1",
+            long.as_str(),
+            max.as_str(),
+        ] {
+            let general = sesame_auth::bearer(v).map(|s| s.expose().to_owned());
+            if let Some(fast) = plain_bearer(v.as_bytes()) {
+                assert_eq!(Some(fast.to_owned()), general, "{v:?}");
+            }
+        }
+        assert!(plain_bearer(b"Bearer snt_abc").is_some());
+        assert!(plain_bearer(max.as_bytes()).is_some());
+        assert!(plain_bearer(long.as_bytes()).is_none());
+    }
+}
