@@ -213,7 +213,9 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let app = app.clone();
+                // Each request's future holds the app; counted per connection (an `Arc` of the
+                // `Arc`), so requests on different cores do not share one reference count.
+                let app = Arc::new(app.clone());
                 let svc = service_fn(move |req: Request<Incoming>| {
                     let app = app.clone();
                     async move { Ok::<_, Infallible>(app.respond(req, peer).await) }

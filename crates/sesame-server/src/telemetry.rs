@@ -27,7 +27,7 @@
 use std::cell::RefCell;
 use std::io::Write as _;
 use std::net::IpAddr;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Method};
@@ -120,43 +120,62 @@ tokio::task_local! {
     pub static REQUEST: RequestCtx;
 }
 
-/// The access log's sink once [`init`] ran. Request threads append their line to `lines`
-/// under a short lock (no allocation, no wake-up); the `sesame-access` thread moves what has
-/// accumulated into the log queue every [`WRITER_PAUSE`] as one message, so access lines reach
-/// stderr through the one writer thread, in whole lines, in batches.
+/// The access log's sink once [`init`] ran. Each request thread writes its lines into its own
+/// buffer (registered in `buffers` on first use) under a lock only the mover ever shares, every
+/// [`WRITER_PAUSE`]: no allocation, no wake-up and no memory shared between serving threads per
+/// request. The `sesame-access` thread moves what has accumulated into the log queue, so access
+/// lines reach stderr through the one writer thread, in whole lines, in batches: in order per
+/// thread; lines of different threads within one batch may be out of time order (each carries
+/// its time).
 struct AccessSink {
     writer: NonBlocking,
     json: bool,
     /// Whether `RUST_LOG` lets `sesame_server` log at `info` (the filter does not change).
     enabled: bool,
-    lines: Mutex<Vec<u8>>,
+    buffers: Mutex<Vec<Arc<Mutex<Vec<u8>>>>>,
     dropped: std::sync::atomic::AtomicU64,
 }
 
-/// The most access-log bytes waiting between two batches; lines past it are dropped (and
-/// counted with the queue's own drops).
+/// The most access-log bytes a thread keeps waiting between two batches; lines past it are
+/// dropped (and counted with the queue's own drops).
 const ACCESS_BUFFER: usize = 4 * 1024 * 1024;
 
 static ACCESS: OnceLock<AccessSink> = OnceLock::new();
 
 thread_local! {
-    /// A line being built (reused: no allocation per request).
-    static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(256));
+    /// This thread's access-log buffer, once it logged a line.
+    static LINES: RefCell<Option<Arc<Mutex<Vec<u8>>>>> = const { RefCell::new(None) };
 }
 
 impl AccessSink {
     /// Moves the waiting lines into the log queue; whether there were any.
     fn drain(&self, spare: &mut Vec<u8>) -> bool {
-        spare.clear();
-        if let Ok(mut l) = self.lines.lock() {
-            std::mem::swap(&mut *l, spare);
+        let buffers = match self.buffers.lock() {
+            Ok(b) => b.clone(),
+            Err(_) => return false,
+        };
+        let mut busy = false;
+        for b in buffers {
+            spare.clear();
+            if let Ok(mut l) = b.lock() {
+                std::mem::swap(&mut *l, spare);
+            }
+            if !spare.is_empty() {
+                busy = true;
+                let mut w = self.writer.clone();
+                let _ = w.write_all(spare);
+            }
         }
-        if spare.is_empty() {
-            return false;
+        busy
+    }
+
+    /// A new buffer for the calling thread, registered for the mover.
+    fn register(&self) -> Arc<Mutex<Vec<u8>>> {
+        let b = Arc::new(Mutex::new(Vec::with_capacity(64 * 1024)));
+        if let Ok(mut all) = self.buffers.lock() {
+            all.push(b.clone());
         }
-        let mut w = self.writer.clone();
-        let _ = w.write_all(spare);
-        true
+        b
     }
 }
 
@@ -311,19 +330,25 @@ pub fn access(r: &RequestCtx, status: u16, micros: u64) {
         );
         return;
     };
-    LINE.with(|line| {
-        let Ok(mut out) = line.try_borrow_mut() else { return };
-        out.clear();
-        access_line(&mut out, sink.json, r, status, micros);
-        match sink.lines.lock() {
-            Ok(mut lines) if lines.len() + out.len() <= ACCESS_BUFFER => {
-                lines.extend_from_slice(&out)
-            }
-            _ => {
-                sink.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
+    let written = LINES.try_with(|l| {
+        // The thread's buffer, borrowed: no reference count touched per request.
+        let Ok(mut l) = l.try_borrow_mut() else { return false };
+        let buf = match &mut *l {
+            Some(b) => b,
+            None => l.insert(sink.register()),
+        };
+        let Ok(mut lines) = buf.lock() else { return false };
+        let before = lines.len();
+        access_line(&mut lines, sink.json, r, status, micros);
+        if lines.len() > ACCESS_BUFFER {
+            lines.truncate(before);
+            return false;
         }
+        true
     });
+    if written != Ok(true) {
+        sink.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// The event format: `tracing_subscriber`'s, plus the current request's context (from
@@ -514,7 +539,7 @@ pub fn init(format: LogFormat) {
                 writer: access,
                 json,
                 enabled,
-                lines: Mutex::new(Vec::with_capacity(64 * 1024)),
+                buffers: Mutex::new(Vec::new()),
                 dropped: Default::default(),
             };
             if ACCESS.set(sink).is_ok() {

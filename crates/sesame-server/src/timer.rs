@@ -6,20 +6,24 @@
 //! wheel, and idle workers that park with a timer pending: about 10% of the server's CPU per
 //! request on the memory path (BENCHMARKS.md). The timeout itself (30 s by default) needs no
 //! precision, so [`CoarseTimer`] keeps pending sleeps in a few sharded slabs (one short lock to
-//! add a waker, one to remove it) and one background task wakes the expired ones every
-//! [`TICK`]: a timeout fires up to two ticks late. The sleeps read the time from the ticker's
-//! clock (an atomic it advances every tick) rather than the system's: no clock read per request.
+//! add a waker, one to remove it; each thread adds to its own shard) and one ticker thread
+//! wakes the expired ones every [`TICK`]: a timeout fires up to two ticks late, never early.
+//!
+//! The slabs, the clock and the ticker are process-wide: a sleep holds no reference count (one
+//! shared counter touched by every request on every core is what this avoids), and reads the
+//! time from the ticker's clock (an atomic it advances every tick) rather than the system's.
+//! Not a general-purpose timer: HTTP/2 keeps tokio's.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use hyper::rt::{Sleep, Timer};
 
-/// How often expired sleeps are woken: a timeout fires at most this late.
+/// How often expired sleeps are woken: a timeout fires at most two ticks late.
 pub const TICK: Duration = Duration::from_millis(250);
 
 /// Independent slabs, so that workers rarely wait on each other's lock.
@@ -27,29 +31,16 @@ const SHARDS: usize = 8;
 
 type Shard = Mutex<slab::Slab<(Instant, Waker)>>;
 
-/// A [`Timer`] for deadlines that may fire up to two [`TICK`]s late. Needs a tokio runtime (its
-/// ticker task is spawned on creation and ends when the timer and its sleeps are gone).
-#[derive(Clone, Debug)]
-pub struct CoarseTimer {
-    inner: Arc<Inner>,
-}
-
-/// What the timer, its sleeps and its ticker share (one reference count per sleep).
-#[derive(Debug)]
-struct Inner {
+/// The process's pending sleeps and clock.
+struct Wheel {
     shards: [Shard; SHARDS],
-    clock: Clock,
-}
-
-/// The ticker's clock: `start` plus the milliseconds the ticker last saw, never ahead of the
-/// system's monotonic clock and at most a tick behind it.
-#[derive(Debug)]
-struct Clock {
+    /// `start` plus the milliseconds the ticker last saw: never ahead of the system's
+    /// monotonic clock, at most a tick behind it.
     start: Instant,
     millis: AtomicU64,
 }
 
-impl Clock {
+impl Wheel {
     fn now(&self) -> Instant {
         self.start + Duration::from_millis(self.millis.load(Ordering::Acquire))
     }
@@ -59,36 +50,50 @@ impl Clock {
         self.millis.store(ms, Ordering::Release);
         self.start + Duration::from_millis(ms)
     }
-}
 
-impl CoarseTimer {
-    /// A timer, with its ticker spawned on the current tokio runtime.
-    pub fn start() -> Self {
-        let inner = Arc::new(Inner {
-            shards: std::array::from_fn(|_| Mutex::new(slab::Slab::new())),
-            clock: Clock { start: Instant::now(), millis: AtomicU64::new(0) },
-        });
-        tokio::spawn(tick(Arc::downgrade(&inner)));
-        CoarseTimer { inner }
-    }
-}
-
-/// Advances the clock and wakes the sleeps whose deadline passed, every [`TICK`], while the
-/// timer or a sleep lives.
-async fn tick(inner: Weak<Inner>) {
-    let mut interval = tokio::time::interval(TICK);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        interval.tick().await;
-        let Some(inner) = inner.upgrade() else { return };
-        // Advanced before waking: a woken sleep reads a time at or past its deadline.
-        let now = inner.clock.advance();
-        for shard in inner.shards.iter() {
+    /// Advances the clock, then wakes the sleeps whose deadline passed (a woken sleep reads a
+    /// time at or past its deadline and removes itself).
+    fn tick(&self) {
+        let now = self.advance();
+        for shard in &self.shards {
             if let Ok(s) = shard.lock() {
-                // A woken sleep sees its deadline passed and removes itself.
                 s.iter().filter(|(_, (d, _))| *d <= now).for_each(|(_, (_, w))| w.wake_by_ref());
             }
         }
+    }
+}
+
+/// The wheel, with its ticker thread started on first use.
+fn wheel() -> &'static Wheel {
+    static WHEEL: OnceLock<Wheel> = OnceLock::new();
+    static TICKER: OnceLock<()> = OnceLock::new();
+    let w = WHEEL.get_or_init(|| Wheel {
+        shards: std::array::from_fn(|_| Mutex::new(slab::Slab::new())),
+        start: Instant::now(),
+        millis: AtomicU64::new(0),
+    });
+    TICKER.get_or_init(|| {
+        let spawned = std::thread::Builder::new().name("sesame-timer".into()).spawn(|| loop {
+            std::thread::sleep(TICK);
+            wheel().tick();
+        });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the header-timeout ticker");
+        }
+    });
+    w
+}
+
+/// A [`Timer`] for deadlines that may fire up to two [`TICK`]s late (a handle to the
+/// process-wide wheel; cheap to create and clone).
+#[derive(Clone, Copy, Debug)]
+pub struct CoarseTimer(());
+
+impl CoarseTimer {
+    /// A timer (starts the process's ticker thread if it is not running yet).
+    pub fn start() -> Self {
+        let _ = wheel();
+        CoarseTimer(())
     }
 }
 
@@ -96,11 +101,11 @@ impl Timer for CoarseTimer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Sleep>> {
         // The clock may be up to a tick behind: the deadline is a tick later, so that a
         // timeout never fires early.
-        self.sleep_until(self.inner.clock.now() + duration + TICK)
+        self.sleep_until(wheel().now() + duration + TICK)
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
-        Box::pin(CoarseSleep { inner: self.inner.clone(), deadline, slot: None })
+        Box::pin(CoarseSleep { deadline, slot: None })
     }
 
     fn reset(&self, sleep: &mut Pin<Box<dyn Sleep>>, new_deadline: Instant) {
@@ -112,7 +117,6 @@ impl Timer for CoarseTimer {
 
 /// A pending deadline of a [`CoarseTimer`].
 struct CoarseSleep {
-    inner: Arc<Inner>,
     deadline: Instant,
     /// Shard and key of its waker, once polled.
     slot: Option<(usize, usize)>,
@@ -129,7 +133,7 @@ thread_local! {
 impl CoarseSleep {
     fn remove(&mut self) {
         if let Some((shard, key)) = self.slot.take() {
-            if let Ok(mut s) = self.inner.shards[shard].lock() {
+            if let Ok(mut s) = wheel().shards[shard].lock() {
                 s.try_remove(key);
             }
         }
@@ -138,7 +142,7 @@ impl CoarseSleep {
     fn reset(&mut self, deadline: Instant) {
         self.deadline = deadline;
         if let Some((shard, key)) = self.slot {
-            if let Ok(mut s) = self.inner.shards[shard].lock() {
+            if let Ok(mut s) = wheel().shards[shard].lock() {
                 if let Some((d, _)) = s.get_mut(key) {
                     *d = deadline;
                 }
@@ -154,23 +158,24 @@ impl Future for CoarseSleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        if this.inner.clock.now() >= this.deadline {
+        let w = wheel();
+        if w.now() >= this.deadline {
             this.remove();
             return Poll::Ready(());
         }
         match this.slot {
             None => {
                 let shard = SHARD.with(|s| *s);
-                if let Ok(mut s) = this.inner.shards[shard].lock() {
+                if let Ok(mut s) = w.shards[shard].lock() {
                     let key = s.insert((this.deadline, cx.waker().clone()));
                     this.slot = Some((shard, key));
                 }
             }
             Some((shard, key)) => {
-                if let Ok(mut s) = this.inner.shards[shard].lock() {
-                    if let Some((_, w)) = s.get_mut(key) {
-                        if !w.will_wake(cx.waker()) {
-                            w.clone_from(cx.waker());
+                if let Ok(mut s) = w.shards[shard].lock() {
+                    if let Some((_, waker)) = s.get_mut(key) {
+                        if !waker.will_wake(cx.waker()) {
+                            waker.clone_from(cx.waker());
                         }
                     }
                 }
@@ -191,14 +196,13 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn fires_after_the_deadline_within_a_tick() {
+    async fn fires_after_the_deadline_within_two_ticks() {
         let t = CoarseTimer::start();
         let started = Instant::now();
         t.sleep(Duration::from_millis(100)).await;
         let took = started.elapsed();
         assert!(took >= Duration::from_millis(100), "{took:?}");
         assert!(took < Duration::from_millis(100) + TICK * 4, "{took:?}");
-        assert!(t.inner.shards.iter().all(|s| s.lock().unwrap().is_empty()), "removed once fired");
     }
 
     #[tokio::test]
@@ -206,13 +210,22 @@ mod tests {
         let t = CoarseTimer::start();
         let mut s = t.sleep(Duration::from_secs(30));
         assert!(futures_util::poll!(s.as_mut()).is_pending());
-        assert_eq!(t.inner.shards.iter().map(|s| s.lock().unwrap().len()).sum::<usize>(), 1);
-        // A deadline in the past (the ticker's clock may be a tick behind the system's).
-        t.reset(&mut s, t.inner.clock.now());
+        let slot = s.as_mut().downcast_mut_pin::<CoarseSleep>().and_then(|s| s.slot);
+        let (shard, key) = slot.expect("registered when polled");
+        assert!(wheel().shards[shard].lock().unwrap().contains(key));
+        // A deadline in the past (the wheel's clock may be a tick behind the system's).
+        t.reset(&mut s, wheel().now());
         assert!(futures_util::poll!(s.as_mut()).is_ready());
-        let s2 = t.sleep(Duration::from_secs(30));
+        assert!(!wheel().shards[shard].lock().unwrap().contains(key), "removed once fired");
+        let mut s2 = t.sleep(Duration::from_secs(30));
+        assert!(futures_util::poll!(s2.as_mut()).is_pending());
+        let (shard2, key2) = s2
+            .as_mut()
+            .downcast_mut_pin::<CoarseSleep>()
+            .and_then(|s| s.slot)
+            .expect("registered when polled");
         drop(s2);
-        assert!(t.inner.shards.iter().all(|s| s.lock().unwrap().is_empty()));
+        assert!(!wheel().shards[shard2].lock().unwrap().contains(key2), "removed when dropped");
         drop(s);
     }
 }
