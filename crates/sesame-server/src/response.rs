@@ -60,9 +60,11 @@ impl<T: Repr + ?Sized> Serialize for Out<'_, T> {
 /// logged), never a success status with a partial or empty body: a new token's secret must
 /// not be lost silently.
 pub fn respond<T: Repr + ?Sized>(status: StatusCode, v: &T) -> Response<Body> {
-    let mut body = Vec::with_capacity(512);
+    let mut body = Vec::with_capacity(256);
     if v.write_fast(&mut body) {
-        let mut r = Response::new(Full::new(Bytes::from(body)));
+        // As a boxed slice: `Bytes::from(Vec)` allocates a shared header when the vector has
+        // spare capacity; shrinking a block in place does not allocate.
+        let mut r = Response::new(Full::new(Bytes::from(body.into_boxed_slice())));
         *r.status_mut() = status;
         r.headers_mut().insert(
             header::CONTENT_TYPE,

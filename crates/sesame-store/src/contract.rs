@@ -181,6 +181,12 @@ pub trait AuthStore: Send + Sync {
     /// The token stored under `digest`, or `NotFound`. Expiry is the caller's business.
     /// This is the hot path of every token-authenticated request.
     async fn token_by_digest(&self, digest: &SecretDigest) -> Result<Token, StoreError>;
+    /// [`AuthStore::token_by_digest`] answered without waiting, by a backend that can (memory):
+    /// no future to allocate on the hot path. `None` (the default) means "call
+    /// `token_by_digest`"; an answer must be exactly what `token_by_digest` would give.
+    fn token_by_digest_now(&self, _digest: &SecretDigest) -> Option<Result<Token, StoreError>> {
+        None
+    }
     /// Reads a token by id, or `NotFound`.
     async fn token_by_id(&self, id: DocId) -> Result<Token, StoreError>;
     /// A document's tokens, ascending by id. An unknown document has none.

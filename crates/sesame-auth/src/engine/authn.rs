@@ -68,7 +68,11 @@ impl Engine {
         let now = self.clock.now();
         match secret.kind() {
             Some(SecretKind::Token) => {
-                let t = self.store.token_by_digest(digest).await.map_err(unauthorized)?;
+                let t = match self.store.token_by_digest_now(digest) {
+                    Some(t) => t,
+                    None => self.store.token_by_digest(digest).await,
+                }
+                .map_err(unauthorized)?;
                 if t.ttl.is_some_and(|ttl| ttl <= now) {
                     return Err(AuthError::Unauthorized);
                 }

@@ -233,6 +233,12 @@ macro_rules! state_ops {
             async fn token_by_digest(&self, digest: &SecretDigest) -> Result<Token, StoreError> {
                 self.read(|s| s.token_by_digest(digest))
             }
+            fn token_by_digest_now(
+                &self,
+                digest: &SecretDigest,
+            ) -> Option<Result<Token, StoreError>> {
+                Some(self.read(|s| s.token_by_digest(digest)))
+            }
             async fn token_by_id(&self, id: DocId) -> Result<Token, StoreError> {
                 self.read(|s| s.token_by_id(id))
             }
