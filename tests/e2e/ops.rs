@@ -49,6 +49,35 @@ async fn shutdown_stops_accepting_and_returns() {
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "no longer accepting");
 }
 
+/// An idle keep-alive connection does not hold shutdown up: the server closes it at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_idle_keep_alive_connections() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let s = TestServer::memory().await;
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        let mut c = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+        c.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+        let mut buf = vec![0u8; 1024];
+        let n = c.read(&mut buf).await.unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..n]));
+        idle.push(c);
+    }
+    let started = std::time::Instant::now();
+    tokio::time::timeout(std::time::Duration::from_secs(5), s.stop())
+        .await
+        .expect("idle connections closed well before the drain deadline");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    for mut c in idle {
+        let mut buf = [0u8; 16];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), c.read(&mut buf))
+            .await
+            .expect("closed")
+            .unwrap_or(0);
+        assert_eq!(n, 0, "the server closed the connection");
+    }
+}
+
 /// A writer that keeps everything logged, for the test below.
 #[derive(Clone, Default)]
 struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);

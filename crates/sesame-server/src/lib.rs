@@ -22,12 +22,12 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use sesame_auth::Engine;
 use tokio::net::TcpListener;
 
 pub mod cli;
 pub mod config;
+pub mod drain;
 pub mod error;
 pub mod fql;
 pub mod metrics;
@@ -198,7 +198,7 @@ pub async fn serve(
         .max_concurrent_streams(256)
         .max_header_list_size(128 * 1024)
         .keep_alive_interval(Some(Duration::from_secs(30)));
-    let graceful = GracefulShutdown::new();
+    let graceful = drain::Drain::new();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
