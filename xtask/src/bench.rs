@@ -1189,8 +1189,11 @@ async fn memory_vs_ceiling(run: Duration) -> Result<Vec<String>, String> {
 
 /// (8): Postgres `GET /tokens/self`, Sesame against the ceiling's deadpool variant.
 async fn postgres_vs_ceiling(run: Duration, url: &str) -> Result<Vec<String>, String> {
+    // `BENCH_PG_RUST_LOG` runs Sesame at another log level here (a development aid).
+    let log: Option<&'static str> =
+        std::env::var("BENCH_PG_RUST_LOG").ok().map(|l| &*Box::leak(l.into_boxed_str()));
     let specs = [
-        Spec { ceiling: false, cpus: "0,1", rust_log: None, experiment: None },
+        Spec { ceiling: false, cpus: "0,1", rust_log: log, experiment: None },
         Spec { ceiling: true, cpus: "0,1", rust_log: None, experiment: None },
     ];
     let servers = start_seeded(&specs, Some((url, "sesame_bench")), run).await?;

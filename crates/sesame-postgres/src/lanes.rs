@@ -7,7 +7,8 @@
 //! cores serve more requests. A lane whose connection broke reconnects on next use. Only these
 //! two read-only, single-row statements use lanes; every write (the `last_used` touch included)
 //! goes through the pool. Each lookup takes the lane with the fewest lookups in flight, so one
-//! stalled connection does not hold a fixed share of requests behind it.
+//! stalled connection does not hold a fixed share of requests behind it, and a lane pipelines
+//! at most [`LANE_DEPTH`] lookups: past that, lookups overflow to the pool.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,6 +22,12 @@ use crate::error::map_pg;
 
 /// How many lanes a store keeps (extra connections beyond the pool).
 pub(crate) const LANES: usize = 4;
+
+/// The most lookups one lane pipelines at once. When every lane has this many in flight, a
+/// lookup goes through the pool instead: if a lane's connection or backend stalls
+/// (descheduled on a loaded machine), at most this many requests wait behind it — without the
+/// bound, a burst queued on the lanes all waits for the slowest, which is the tail latency.
+pub(crate) const LANE_DEPTH: usize = 4;
 
 /// Which lookup.
 #[derive(Debug, Clone, Copy)]
@@ -100,7 +107,7 @@ impl Lanes {
     /// flight until the guard drops. A lane whose connection or backend stalls (descheduled,
     /// a long answer ahead in its pipeline) then stops receiving new lookups instead of
     /// queueing a fixed share of them behind the stall.
-    fn pick(&self) -> (&Lane, InFlight<'_>) {
+    fn pick(&self) -> Option<(&Lane, InFlight<'_>)> {
         let n = self.lanes.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let mut best = &self.lanes[start % n];
@@ -115,8 +122,11 @@ impl Lanes {
                 (best, best_load) = (lane, load);
             }
         }
+        if best_load >= LANE_DEPTH {
+            return None;
+        }
         best.in_flight.fetch_add(1, Ordering::Relaxed);
-        (best, InFlight(&best.in_flight))
+        Some((best, InFlight(&best.in_flight)))
     }
 
     async fn conn(&self, lane: &Lane) -> Result<Arc<Conn>, StoreError> {
@@ -136,13 +146,23 @@ impl Lanes {
         Ok(c)
     }
 
-    /// Runs a lookup by digest; the row, if any.
+    /// Runs a lookup by digest on a lane; the row, if any. `None` when every lane already has
+    /// [`LANE_DEPTH`] lookups in flight: the caller uses the pool.
     pub(crate) async fn lookup(
         &self,
         which: Lookup,
         digest: &[u8],
+    ) -> Option<Result<Option<Row>, StoreError>> {
+        let (lane, _in_flight) = self.pick()?;
+        Some(self.lookup_on(lane, which, digest).await)
+    }
+
+    async fn lookup_on(
+        &self,
+        lane: &Lane,
+        which: Lookup,
+        digest: &[u8],
     ) -> Result<Option<Row>, StoreError> {
-        let (lane, _in_flight) = self.pick();
         let c = self.conn(lane).await?;
         let stmt = match which {
             Lookup::Token => &c.token,
@@ -175,4 +195,29 @@ where
         }
     });
     Ok(client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lanes fill to `LANE_DEPTH` each, least loaded first; past that, lookups go to the pool
+    /// (`pick` says `None`) until one finishes.
+    #[test]
+    fn lanes_pipeline_at_most_lane_depth_then_overflow() {
+        let lanes = Lanes::new(tokio_postgres::Config::new(), None, Duration::from_secs(1));
+        let mut held = Vec::new();
+        for _ in 0..LANES * LANE_DEPTH {
+            held.push(lanes.pick().expect("room on a lane"));
+        }
+        for lane in &lanes.lanes {
+            assert_eq!(lane.in_flight.load(Ordering::Relaxed), LANE_DEPTH, "spread evenly");
+        }
+        assert!(lanes.pick().is_none(), "every lane full: overflow to the pool");
+        held.pop();
+        let again = lanes.pick().expect("a lookup finished: room again");
+        drop(again);
+        drop(held);
+        assert!(lanes.lanes.iter().all(|l| l.in_flight.load(Ordering::Relaxed) == 0));
+    }
 }

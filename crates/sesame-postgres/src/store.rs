@@ -263,11 +263,14 @@ macro_rules! ops {
     };
 }
 
-/// The hot-path lookups of the store: through the pipelined lanes.
+/// The hot-path lookups of the store: through the pipelined lanes, or the pool when every
+/// lane is [`lanes::LANE_DEPTH`] deep.
 macro_rules! by_lanes {
-    ($self:ident, $kind:ident, $digest:ident, $_op:ident, $row:ident) => {{
-        let r = $self.lanes.lookup(lanes::Lookup::$kind, &$digest.as_bytes()[..]).await?;
-        rows::$row(&r.ok_or(StoreError::NotFound)?)
+    ($self:ident, $kind:ident, $digest:ident, $op:ident, $row:ident) => {{
+        match $self.lanes.lookup(lanes::Lookup::$kind, &$digest.as_bytes()[..]).await {
+            Some(r) => rows::$row(&r?.ok_or(StoreError::NotFound)?),
+            None => pooled!($self, |db| db.$op($digest)),
+        }
     }};
 }
 

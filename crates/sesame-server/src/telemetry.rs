@@ -6,7 +6,7 @@
 //!
 //! A request never waits for stderr: a formatted line goes into a bounded in-memory queue
 //! ([`QUEUED_LINES`] lines) that one writer thread drains into a buffered stderr, in batches:
-//! after each batch it pauses [`WRITER_PAUSE`], so under load it makes a few hundred `write(2)`
+//! after each batch it pauses [`WRITER_PAUSE`], so under load it makes about a hundred `write(2)`
 //! calls and wake-ups a second instead of one per line, and a request thread rarely has to
 //! wake it.
 //! When stderr cannot keep up and the queue is full, new lines are dropped rather than slowing
@@ -468,9 +468,13 @@ pub const QUEUED_LINES: usize = 16 * 1024;
 /// The writer's stderr buffer: one `write(2)` per batch of lines instead of one per line.
 const STDERR_BUFFER: usize = 64 * 1024;
 
-/// How long the writer thread waits after writing a batch before it takes the next one: how
-/// late a line can reach stderr, and what bounds the writer's wake-ups (500 a second).
-pub const WRITER_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
+/// How long the writer thread waits after writing a batch before it takes the next one (and
+/// the access-log mover between two batches): about how late a line can reach stderr, and
+/// what bounds each thread's wake-ups (100 a second). Fewer, larger batches matter on a busy
+/// machine: every wake-up of a log thread (and of whatever reads stderr) can push a serving
+/// thread or the database off a core for a moment, which shows in tail latency
+/// (BENCHMARKS.md, Postgres part).
+pub const WRITER_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Buffered stderr whose `flush` (called by the writer thread after each batch) pauses.
 struct BatchedStderr(std::io::BufWriter<std::io::Stderr>);
