@@ -3,7 +3,8 @@
 //! [`serve`] accepts connections on a listener you bind (port 0 in tests) and speaks HTTP/1.1
 //! and cleartext HTTP/2 with prior knowledge on the same port (hyper-util's auto builder), until
 //! the `shutdown` future resolves; then it stops accepting and drains in-flight requests within
-//! [`ServerConfig::shutdown_timeout`]. Each request gets an id, a tracing span and a panic guard.
+//! [`ServerConfig::shutdown_timeout`] ([`drain`]). Each request gets an id, a logging context
+//! (a task-local, see [`telemetry`]), a panic guard and an access line.
 //! The REST surface is [`rest`] (routing to one operation per method and path, decoding, one
 //! engine call, encoding); plumbing every surface shares is [`protocol`] (bearer, body limits)
 //! and [`response`] (bodies); the error-to-status mapping is [`error`]. This crate checks no
@@ -127,7 +128,7 @@ impl App {
         telemetry::RequestId::generated(self.request_ids.prefix, next_request_number())
     }
 
-    /// Answers one request: id, span, panic guard, access log. Never fails.
+    /// Answers one request: id, logging context, panic guard, access log. Never fails.
     pub async fn respond(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
         let started = Instant::now();
         let rid = self.request_id(&req);
