@@ -995,20 +995,7 @@ async fn seed_sesame(s: &Server, via_sql: Option<&str>) -> Result<String, String
     let (doc, _, token) = setup_doc(s).await?;
     let extra = SEED_TOKENS - 1;
     match via_sql {
-        None => {
-            let create = Job {
-                method: "POST",
-                url: format!("{}/tokens", s.base),
-                secret: Some(ADMIN.into()),
-                body: Some(json!({"document": {"coll": "Customer", "id": doc}})),
-                expect: 201,
-                pace: None,
-            };
-            let made = repeat(&create, CONCURRENCY, extra, Duration::from_secs(300)).await;
-            if made != extra {
-                return Err(format!("seeded {made} of {extra} tokens"));
-            }
-        }
+        None => create_tokens(s, &doc, extra, CONCURRENCY).await?,
         Some(db) => {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -1024,6 +1011,23 @@ async fn seed_sesame(s: &Server, via_sql: Option<&str>) -> Result<String, String
         }
     }
     Ok(token)
+}
+
+/// Makes `n` more tokens for document `doc` of `Customer` through `POST /tokens`.
+async fn create_tokens(s: &Server, doc: &str, n: u64, concurrency: usize) -> Result<(), String> {
+    let create = Job {
+        method: "POST",
+        url: format!("{}/tokens", s.base),
+        secret: Some(ADMIN.into()),
+        body: Some(json!({"document": {"coll": "Customer", "id": doc}})),
+        expect: 201,
+        pace: None,
+    };
+    let made = repeat(&create, concurrency, n, Duration::from_secs(300)).await;
+    if made != n {
+        return Err(format!("seeded {made} of {n} tokens"));
+    }
+    Ok(())
 }
 
 fn header() -> Vec<String> {

@@ -17,9 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use serde_json::json;
-
-use super::{client, free_port, get, repeat, root, setup_doc, Job, Server, ADMIN};
+use super::{client, create_tokens, free_port, get, repeat, root, setup_doc, Job, Server, ADMIN};
 
 /// Requests counted per server.
 const REQUESTS: u64 = 5_000;
@@ -87,18 +85,7 @@ async fn count(dir: &Path, ceiling: bool) -> Result<f64, String> {
         crate::ceiling::secret(TOKENS / 2)
     } else {
         let (doc, _, token) = setup_doc(&s).await?;
-        let create = Job {
-            method: "POST",
-            url: format!("{}/tokens", s.base),
-            secret: Some(ADMIN.into()),
-            body: Some(json!({"document": {"coll": "Customer", "id": doc}})),
-            expect: 201,
-            pace: None,
-        };
-        let made = repeat(&create, 4, TOKENS - 1, Duration::from_secs(300)).await;
-        if made != TOKENS - 1 {
-            return Err(format!("seeded {made} of {} tokens", TOKENS - 1));
-        }
+        create_tokens(&s, &doc, TOKENS - 1, 4).await?;
         token
     };
     let job = Job {
