@@ -44,11 +44,6 @@ impl Drain {
         Watched { conn: Box::pin(conn), inner: self.inner.clone(), slot: None, signalled: false }
     }
 
-    /// The number of watched connections still running.
-    pub fn count(&self) -> usize {
-        self.inner.live.load(Ordering::SeqCst)
-    }
-
     /// Asks every watched connection to finish and close, and waits until all have ended.
     pub async fn shutdown(&self) {
         // The flag first: a connection registering its waker after this sees it (under the
