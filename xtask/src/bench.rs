@@ -677,14 +677,7 @@ async fn postgres_part(run: Duration, parts: Parts) -> Result<Vec<String>, Strin
     if parts.classic {
         let pg = start(Some(url)).await?;
         let (_, token) = setup(&pg).await?;
-        let tokself = Job {
-            method: "GET",
-            url: format!("{}/tokens/self", pg.base),
-            secret: Some(token),
-            body: None,
-            expect: 200,
-            pace: None,
-        };
+        let tokself = token_self(&pg, token);
         let (t, tv) = median_rate(&tokself, CONCURRENCY, run).await;
         drop(pg);
         let pgb =

@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use super::{client, create_tokens, free_port, get, repeat, root, setup_doc, Job, Server, ADMIN};
+use super::{
+    client, create_tokens, free_port, get, repeat, root, setup_doc, token_self, Server, ADMIN,
+};
 
 /// Requests counted per server.
 const REQUESTS: u64 = 5_000;
@@ -88,14 +90,7 @@ async fn count(dir: &Path, ceiling: bool) -> Result<f64, String> {
         create_tokens(&s, &doc, TOKENS - 1, 4).await?;
         token
     };
-    let job = Job {
-        method: "GET",
-        url: format!("{}/tokens/self", s.base),
-        secret: Some(secret),
-        body: None,
-        expect: 200,
-        pace: None,
-    };
+    let job = token_self(&s, secret);
     let warm = repeat(&job, 1, 500, Duration::from_secs(120)).await;
     control("-z", pid)?;
     let done = repeat(&job, 1, REQUESTS, Duration::from_secs(300)).await;
